@@ -1,0 +1,184 @@
+"""Windowed autoregressive generation: any number of frames from a fixed-window engine.
+
+Window ``k`` starts at output frame ``k * (W - overlap)``. Its history is the ``H`` feature frames
+just before that start (final by then); its first ``overlap`` frames re-predict frames the
+previous window already produced and are crossfaded into them with smoothstep weights, so there
+is no seam. The first window's history is the metadata's ``initial_history`` when the engine has
+one, else the rest pose standing still with the feet on the ground (root height from the
+skeleton). All randomness is the ``noise`` input, drawn window by window from
+``numpy.random.default_rng(seed)``: the same seed, engine and inputs give the same output on the
+same backend.
+
+Loop closure generates ``N`` extra frames past the end and crossfades them into the first ``N``
+frames (features, so 6D rotations, root height, velocities and yaw rate blend together), so the
+last frame flows into the first; the root's net turn and horizontal drift over the clip are then
+spread evenly over the frames so the root also returns to where it started.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .clip import MotionClip
+from .engines.contract import Engine, display_name
+from .engines.features import decode_features, integrate_root, rest_features
+from .errors import DanceAIError, EngineError
+
+__all__ = ["GenerationResult", "generate", "beat_features", "smoothstep", "initial_history"]
+
+
+@dataclass
+class GenerationResult:
+    clip: MotionClip  # on the engine's skeleton, Y up, meters
+    blendshapes: tuple[list[str], np.ndarray] | None  # (names, weights (T, K) in 0..1)
+    seconds: float  # wall time of the generation
+    windows: int  # engine calls
+    features: np.ndarray  # (T, F) the decoded features (after crossfades and loop closure)
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def beat_features(frames: int, fps: float, bpm: float, phase: float = 0.0) -> np.ndarray:
+    """(frames, 2) float32 ``(sin, cos)`` of the beat phase; ``phase`` is in beats at frame 0."""
+    beats = phase + np.arange(frames, dtype=np.float64) / float(fps) * (float(bpm) / 60.0)
+    ang = 2.0 * np.pi * beats
+    return np.stack([np.sin(ang), np.cos(ang)], axis=-1).astype(np.float32)
+
+
+def initial_history(engine: Engine) -> np.ndarray:
+    """(H, F) history for the first window (see the module docstring)."""
+    meta = engine.metadata
+    if meta.initial_history is not None:
+        return np.asarray(meta.initial_history, dtype=np.float64)
+    return rest_features(meta.skeleton, meta.history)
+
+
+def _check_finite(engine: Engine, name: str, arr: np.ndarray, window: int) -> None:
+    if not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "Inf"
+        raise EngineError(
+            f"{display_name(engine.path)}: engine produced {bad} in '{name}' (window {window}); "
+            "refusing to bake. The engine file is broken or incompatible with these inputs"
+        )
+
+
+def generate(
+    engine: Engine,
+    *,
+    frames: int,
+    style: np.ndarray,
+    seed: int,
+    bpm: float | None = None,
+    beat_phase: float = 0.0,
+    loop: bool = False,
+    overlap: int | None = None,
+    noise_scale: float | None = None,
+    loop_frames: int | None = None,
+) -> GenerationResult:
+    """Generate ``frames`` frames at the engine's fps (see the module docstring).
+
+    ``bpm`` defaults to the metadata's ``default_bpm``; it is used only by engines with a beat
+    input. ``overlap`` and ``noise_scale`` default to the metadata's recommendations.
+    ``loop_frames`` (loop closure length) defaults to max(overlap, fps / 2), at most frames / 2.
+    """
+    t0 = time.perf_counter()
+    meta = engine.metadata
+    H, W, F, Z = meta.history, meta.window, meta.feature_size, meta.noise_size
+    frames = int(frames)
+    if frames < 1:
+        raise DanceAIError(f"cannot generate {frames} frames; ask for at least 1")
+    ov = meta.recommended_overlap if overlap is None else int(overlap)
+    if not 0 <= ov < W:
+        raise DanceAIError(f"overlap must be between 0 and {W - 1} (window {W}), got {ov}")
+    scale = meta.recommended_noise_scale if noise_scale is None else float(noise_scale)
+    if not math.isfinite(scale) or scale < 0:
+        raise DanceAIError(f"noise scale must be >= 0, got {scale}")
+    style = np.asarray(style, dtype=np.float64).reshape(-1)
+    if style.shape != (meta.style_size,) or not np.isfinite(style).all():
+        raise DanceAIError(
+            f"the style vector must be {meta.style_size} finite numbers "
+            f"({', '.join(meta.style_names)}), got shape {style.shape}"
+        )
+    if bpm is None:
+        bpm = meta.default_bpm
+    if not (math.isfinite(float(bpm)) and 1.0 <= float(bpm) <= 1000.0):
+        raise DanceAIError(f"BPM must be between 1 and 1000, got {bpm}")
+
+    n_loop = 0
+    if loop and frames >= 4:
+        n_loop = loop_frames if loop_frames is not None else max(ov, int(round(meta.fps / 2)))
+        n_loop = max(1, min(int(n_loop), frames // 2))
+    total = frames + n_loop
+    step = W - ov
+    n_windows = 1 + max(0, math.ceil((total - W) / step))
+    length = W + (n_windows - 1) * step
+
+    buf = np.empty((H + length, F), dtype=np.float64)
+    buf[:H] = initial_history(engine)
+    bs_names = list(meta.blendshape_names) if meta.blendshape_names else None
+    bs_buf = np.empty((length, len(bs_names))) if bs_names else None
+    fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
+    beats = beat_features(length, meta.fps, float(bpm), beat_phase) if meta.beat_input else None
+    style32 = style.astype(np.float32)[None]
+    rng = np.random.default_rng(int(seed))
+    hist32 = np.empty((1, H, F), dtype=np.float32) if H else None
+
+    for k in range(n_windows):
+        s = k * step
+        if hist32 is not None:
+            hist32[0] = buf[s : s + H]
+        noise = rng.standard_normal((1, W, Z), dtype=np.float32)
+        if scale != 1.0:
+            noise *= np.float32(scale)
+        beat = beats[None, s : s + W] if beats is not None else None
+        out = engine.run_window(hist32, style32, noise, beat)
+        motion = out["motion"][0]
+        _check_finite(engine, "motion", motion, k)
+        dst = buf[H + s : H + s + W]
+        if k == 0 or ov == 0:
+            dst[:] = motion
+        else:
+            dst[:ov] += fade * (motion[:ov] - dst[:ov])
+            dst[ov:] = motion[ov:]
+        if bs_buf is not None:
+            shapes = out["blendshapes"][0]
+            _check_finite(engine, "blendshapes", shapes, k)
+            bdst = bs_buf[s : s + W]
+            if k == 0 or ov == 0:
+                bdst[:] = shapes
+            else:
+                bdst[:ov] += fade * (shapes[:ov] - bdst[:ov])
+                bdst[ov:] = shapes[ov:]
+
+    feats = buf[H : H + total].copy()
+    weights = bs_buf[:total].copy() if bs_buf is not None else None
+    if n_loop:
+        w = smoothstep((np.arange(n_loop) + 1.0) / (n_loop + 1.0))[:, None]
+        feats[:n_loop] = (1.0 - w) * feats[frames:] + w * feats[:n_loop]
+        if weights is not None:
+            weights[:n_loop] = (1.0 - w) * weights[frames:] + w * weights[:n_loop]
+        feats = feats[:frames]
+        weights = weights[:frames] if weights is not None else None
+        # spread the net turn evenly so the heading at frame T equals frame 0's (mod 2 pi)
+        turn = float(np.sum(feats[:, 3]))
+        feats[:, 3] -= (turn - 2.0 * np.pi * round(turn / (2.0 * np.pi))) / frames
+
+    clip = decode_features(feats, meta.skeleton, meta.fps, name=meta.name or "generated")
+    if n_loop:
+        xz, _ = integrate_root(feats)
+        drift = xz[-1] - xz[0]
+        ramp = np.arange(frames, dtype=np.float64)[:, None] / frames
+        pos = clip.root_positions.copy()
+        pos[:, [0, 2]] -= ramp * drift
+        clip = MotionClip(clip.skeleton, clip.rotations, pos, clip.fps, clip.name)
+    blend = None
+    if weights is not None:
+        blend = (bs_names, np.clip(weights, 0.0, 1.0))
+    return GenerationResult(clip, blend, time.perf_counter() - t0, n_windows, feats)

@@ -1,0 +1,1 @@
+"""Engine runtime tests (a package so its conftest does not shadow tests/conftest.py)."""
