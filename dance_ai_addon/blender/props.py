@@ -6,6 +6,8 @@ edited. Generation settings are a separate group owned by the generation layer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -17,7 +19,9 @@ from bpy.props import (
     StringProperty,
 )
 
-from ..core.retarget.mapping import BoneMapping
+if TYPE_CHECKING:  # the mapping module pulls numpy; keep it out of register()
+    from ..core.retarget.mapping import BoneMapping
+
 
 __all__ = [
     "PRESET_ITEMS",
@@ -98,6 +102,8 @@ def mapping_from_object(obj: bpy.types.Object) -> BoneMapping | None:
     group = getattr(obj, "dance_ai_mapping", None)
     if group is None or len(group.items) == 0:
         return None
+    from ..core.retarget.mapping import BoneMapping
+
     bones = {it.canonical: it.bone for it in group.items if it.bone}
     return BoneMapping(
         preset=group.preset or "custom",
