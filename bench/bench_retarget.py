@@ -7,6 +7,7 @@ Writes bench/results/retarget.json. Run: python bench/bench_retarget.py
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,7 +35,7 @@ from dance_ai_addon.core.retarget.quality import (  # noqa: E402
     limb_direction_errors,
     y_up_to_z_up,
 )
-from dance_ai_addon.core.skeleton import Skeleton  # noqa: E402
+from dance_ai_addon.core.skeleton import Skeleton, forward_kinematics  # noqa: E402
 
 
 def _target_60():
@@ -63,13 +64,26 @@ def main() -> None:
     tgt = _target_60()
     tm = detect_mapping(tgt.names, tgt.parents)
     out: dict = {"frames": 10_000, "target_bones": tgt.n_joints}
+    # the machine is shared: record its load, and a same-process baseline (one plain FK pass of
+    # the 60-bone target over the 10k frames) so the retarget numbers can be read as ratios
+    out["machine_load"] = {"loadavg_start": list(os.getloadavg()), "cpu_count": os.cpu_count()}
+    rng = np.random.default_rng(0)
+    q_rand = rng.normal(size=(10_000, tgt.n_joints, 4))
+    q_rand /= np.linalg.norm(q_rand, axis=-1, keepdims=True)
+    zeros = np.zeros((10_000, 3))
+    base = []
+    for _ in range(9):
+        t0 = time.perf_counter()
+        forward_kinematics(tgt, q_rand, zeros)
+        base.append(time.perf_counter() - t0)
+    out["baseline_fk_60_bones_median_s"] = statistics.median(base)
     for label, opt in {
         "transfer_smooth": RetargetOptions(smooth_strength=0.5, foot_cleanup=False),
         "transfer_only": RetargetOptions(foot_cleanup=False),
         "transfer_smooth_feet": RetargetOptions(smooth_strength=0.5, foot_cleanup=True),
     }.items():
         times, parts = [], []
-        for _ in range(5):
+        for _ in range(9):
             t0 = time.perf_counter()
             res = retarget(big, None, tgt, tm, opt)
             times.append(time.perf_counter() - t0)
@@ -78,6 +92,9 @@ def main() -> None:
         out[label + "_parts_median_s"] = {
             k: statistics.median(p[k] for p in parts) for k in parts[0]
         }
+        out[label + "_vs_baseline_fk"] = (
+            out[label + "_median_s"] / out["baseline_fk_60_bones_median_s"]
+        )
     # to_canonical speed on the real take
     t = []
     for _ in range(5):
@@ -105,6 +122,7 @@ def main() -> None:
             out["salsa_feet_cleanup"] = foot_contact_stats(
                 wp[:, [tidx[n] for n in feet]], c, salsa.fps
             )
+    out["machine_load"]["loadavg_end"] = list(os.getloadavg())
     (ROOT / "bench/results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench/results/retarget.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

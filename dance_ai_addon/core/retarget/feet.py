@@ -15,7 +15,6 @@ from ..rotations import (
     matrix_to_quat,
     quat_apply,
     quat_conj,
-    quat_continuity,
     quat_mul,
     quat_slerp,
 )
@@ -335,7 +334,7 @@ def cleanup_retarget(
 ) -> tuple[MotionClip, np.ndarray, dict[str, np.ndarray]]:
     """The retarget's foot pass: contacts from the canonical source, IK on the target legs."""
     from ..skeleton import SMPL24_NAMES
-    from .transfer import _locals_from_world, pose_world
+    from .transfer import _continuity_j, _driven, _driven_locals, _to_j, pose_world
 
     J = {n: i for i, n in enumerate(SMPL24_NAMES)}
     cj = [J[n] for n in ("L_Ankle", "R_Ankle", "L_Foot", "R_Foot")]
@@ -362,10 +361,12 @@ def cleanup_retarget(
         frame = quat_mul(wr[:, par], target.rest_rotations[root_bone])
     root_location = root_location + quat_apply(quat_conj(frame), shift_arm)
     # rebuild locals: mapped bones take their (possibly IK-changed) world rotations
-    have = np.zeros(target.n_joints, dtype=bool)
-    have[list(tidx.values())] = True
-    new_wr = quat_mul(G, new_wr_c)
-    local, _ = _locals_from_world(target, new_wr, have)
-    local = quat_continuity(local, axis=0)
+    # (only the mapped bones' locals are computed; the others keep an identity pose)
+    bones = np.array(sorted(set(tidx.values())), dtype=np.int64)
+    plan = _driven(target, bones)
+    local_m = _continuity_j(_driven_locals(plan, _to_j(quat_mul(G, new_wr_c[:, bones]))))
+    local = np.zeros(clip.rotations.shape)
+    local[..., 0] = 1.0
+    local[:, bones] = local_m.transpose(2, 0, 1)
     out = MotionClip(target, local, clip.root_positions + shift_arm, clip.fps, clip.name)
     return out, root_location, contacts

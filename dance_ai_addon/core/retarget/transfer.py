@@ -35,7 +35,7 @@ from ..rotations import (
     quat_mul,
     quat_normalize,
 )
-from ..skeleton import SMPL24_NAMES, Skeleton, forward_kinematics, smpl24_skeleton
+from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS, Skeleton, forward_kinematics, smpl24_skeleton
 from .mapping import BoneMapping, check_required
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 _J = {n: i for i, n in enumerate(SMPL24_NAMES)}
+_CPAR = {n: (SMPL24_NAMES[p] if p >= 0 else None) for n, p in zip(SMPL24_NAMES, SMPL24_PARENTS)}
 _TORSO = ("Pelvis", "Spine1", "Spine2", "Spine3", "Neck", "Head")
 
 # Where each canonical joint's bone points: the first MAPPED joint of the list.
@@ -213,30 +214,40 @@ def _rig_from_reference(
     )
 
 
+def _swing_pairs(rig: _Rig) -> list[tuple[int, str, str]]:
+    """(column, from joint, to joint) of the direction each mapped joint's bone must point."""
+    out = []
+    for m, (j, c) in enumerate(zip(rig.joints, rig.child)):
+        if j == "Pelvis":
+            out.append((m, "R_Hip", "L_Hip"))
+        elif c is not None:
+            out.append((m, j, c))
+    return out
+
+
 def _swing_fix(
-    C: np.ndarray, rig: _Rig, canon_pos: np.ndarray, target_pos: np.ndarray, idx_of
+    C: np.ndarray,
+    rig: _Rig,
+    canon_pos: np.ndarray,
+    target_pos: np.ndarray,
+    idx_of,
+    pairs: list[tuple[int, str, str]] | None = None,
 ) -> np.ndarray:
     """Point each joint's canonical bone exactly along the wanted world direction.
 
     ``C`` is (T, M, 4) canonical world rotations of the mapped joints; ``target_pos`` (T, K, 3)
-    positions indexed by ``idx_of(name)``. Pelvis aligns its hip axis instead.
+    positions indexed by ``idx_of(name)``. Pelvis aligns its hip axis instead. ``pairs``
+    (default: all of :func:`_swing_pairs`) limits the fix to those columns.
     """
-    src_dirs, can_dirs, cols = [], [], []
-    for m, (j, c) in enumerate(zip(rig.joints, rig.child)):
-        if j == "Pelvis":
-            a, b = "R_Hip", "L_Hip"
-        elif c is not None:
-            a, b = j, c
-        else:
-            continue
-        src_dirs.append(target_pos[:, idx_of(b)] - target_pos[:, idx_of(a)])
-        can_dirs.append(canon_pos[_J[b]] - canon_pos[_J[a]])
-        cols.append(m)
-    if not cols:
+    pairs = _swing_pairs(rig) if pairs is None else pairs
+    if not pairs:
         return C
-    cols_a = np.array(cols)
-    want = np.stack(src_dirs, axis=1)  # (T, K, 3)
-    have = quat_apply(C[:, cols_a], np.stack(can_dirs)[None])
+    cols_a = np.array([m for m, _, _ in pairs])
+    ia = np.array([idx_of(a) for _, a, _ in pairs])
+    ib = np.array([idx_of(b) for _, _, b in pairs])
+    can_dirs = np.stack([canon_pos[_J[b]] - canon_pos[_J[a]] for _, a, b in pairs])
+    want = target_pos[:, ib] - target_pos[:, ia]  # (T, K, 3)
+    have = quat_apply(C[:, cols_a], can_dirs[None])
     ok = np.linalg.norm(want, axis=-1, keepdims=True) > 1e-9
     fix = quat_between(have, np.where(ok, want, have))
     C = C.copy()
@@ -514,29 +525,227 @@ def pose_world(
     return wp, wr
 
 
-def _locals_from_world(
-    skel: Skeleton, world: np.ndarray, have: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Local rotations from wanted world rotations (``have[b]`` True) with identity elsewhere.
+@dataclass
+class _Driven:
+    """How a skeleton's pose follows from the world rotations of a subset of its bones.
 
-    Returns (local (T, J, 4), world (T, J, 4) actually reached)."""
-    T, J = world.shape[:2]
-    rest = skel.rest_rotations
-    W = np.empty((T, J, 4))
-    L = np.empty((T, J, 4))
-    par = skel.parents
-    for lvl in skel.levels():
-        if lvl[0] == 0 and par[lvl[0]] == -1:
-            base = np.broadcast_to(rest[lvl], (T, len(lvl), 4))
+    Every other bone keeps an identity pose, so its world rotation is its nearest driven
+    ancestor's times a constant chain of rest rotations. That makes the locals of the driven bones
+    one batched product, and any head position a constant-weighted sum of the driven bones'
+    rotation matrices (one matrix product) instead of a depth-by-depth FK pass over all bones.
+    """
+
+    bones: np.ndarray  # (M,) driven bone indices
+    col: np.ndarray  # (J,) column of each bone among the driven ones, -1 if not driven
+    anc: np.ndarray  # (J,) column of the nearest driven proper ancestor, -1 for none
+    chain: np.ndarray  # (J, 4) rest rotations from that ancestor (exclusive) to the bone
+
+
+def _driven(skel: Skeleton, bones: np.ndarray) -> _Driven:
+    J = skel.n_joints
+    bones = np.asarray(bones, dtype=np.int64)
+    col = np.full(J, -1, dtype=np.int64)
+    col[bones] = np.arange(len(bones))
+    anc = np.full(J, -1, dtype=np.int64)
+    chain = skel.rest_rotations.copy()
+    for j in range(1, J):  # per bone of the skeleton (constant work, not per frame)
+        p = int(skel.parents[j])
+        if col[p] >= 0:
+            anc[j] = col[p]
         else:
-            base = quat_mul(W[:, par[lvl]], rest[lvl])
-        h = have[lvl]
-        wl = np.where(h[None, :, None], world[:, lvl], base)
-        W[:, lvl] = wl
-        L[:, lvl] = np.where(
-            h[None, :, None], quat_mul(quat_conj(base), wl), np.array([1.0, 0, 0, 0])
-        )
-    return quat_normalize(L), W
+            anc[j] = anc[p]
+            chain[j] = quat_mul(chain[p], skel.rest_rotations[j])
+    return _Driven(bones, col, anc, chain)
+
+
+# Hot-path layout: joint-major, component, frame ``(M, 4, T)`` ("_j" arrays). Each quaternion
+# component of a joint is a contiguous run of frames, a level's joints are contiguous blocks,
+# and a constant rotation applied to a joint is one 4x4 matrix in a batched matrix product.
+
+
+def _to_j(q: np.ndarray) -> np.ndarray:
+    """(T, M, k) -> contiguous (M, k, T)."""
+    return np.ascontiguousarray(q.transpose(1, 2, 0))
+
+
+def _qmul_j(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a ⊗ b of (M, 4, T) arrays."""
+    aw, ax, ay, az = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[:, 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[:, 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[:, 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[:, 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
+
+
+_CONJ_J = np.array([1.0, -1.0, -1.0, -1.0])[:, None]
+
+
+def _qmat_left(p: np.ndarray) -> np.ndarray:
+    """4x4 matrices with ``p ⊗ q = L @ q`` for quaternions ``p (..., 4)``."""
+    return np.swapaxes(quat_mul(np.asarray(p)[..., None, :], np.eye(4)), -1, -2)
+
+
+def _qmat_right(p: np.ndarray) -> np.ndarray:
+    """4x4 matrices with ``q ⊗ p = R @ q`` for quaternions ``p (..., 4)``."""
+    return np.swapaxes(quat_mul(np.eye(4), np.asarray(p)[..., None, :]), -1, -2)
+
+
+def _continuity_j(q: np.ndarray) -> np.ndarray:
+    """:func:`quat_continuity` along frames of an (M, 4, T) array, in place."""
+    if q.shape[2] > 1:
+        dots = np.einsum("mkt,mkt->mt", q[:, :, 1:], q[:, :, :-1])
+        q[:, :, 1:] *= np.cumprod(np.where(dots < 0.0, -1.0, 1.0), axis=1)[:, None]
+    return q
+
+
+def _driven_locals(plan: _Driven, Wm: np.ndarray) -> np.ndarray:
+    """Local rotations (M, 4, T) of the driven bones reaching world rotations ``Wm (M, 4, T)``:
+    ``L_b = K_b⁻¹ ⊗ W_a⁻¹ ⊗ W_b`` with ``a`` the nearest driven ancestor, ``K_b`` constant."""
+    a = plan.anc[plan.bones]
+    has = a >= 0
+    rel = Wm.copy()
+    if np.any(has):
+        rel[has] = _qmul_j(Wm[a[has]] * _CONJ_J, Wm[has])
+    return np.matmul(_qmat_left(quat_conj(plan.chain[plan.bones])), rel)
+
+
+def _driven_rotation(plan: _Driven, Wm: np.ndarray, j: int) -> np.ndarray:
+    """World rotation (T, 4) of any bone ``j`` from ``Wm (M, 4, T)``."""
+    if plan.col[j] >= 0:
+        return Wm[plan.col[j]].T
+    a = plan.anc[j]
+    if a < 0:
+        return np.broadcast_to(plan.chain[j], (Wm.shape[2], 4))
+    return quat_mul(Wm[a].T, plan.chain[j])
+
+
+def _driven_positions(
+    plan: _Driven, skel: Skeleton, Wm: np.ndarray, joints, root: np.ndarray
+) -> np.ndarray:
+    """Head positions (3, N, T) of ``joints`` with the root bone's head at ``root`` ((T, 3) or
+    (3,)): ``pos = root + sum over driven m of R_m @ V[m]`` with constant ``V``, i.e. one
+    matrix product instead of an FK pass."""
+    M = len(plan.bones)
+    joints = list(joints)
+    N = len(joints)
+    V = np.zeros((M + 1, 3, N))  # row M: the constant part (no driven ancestor)
+    par = skel.parents
+    for n, j in enumerate(joints):  # walks rest chains: constant work per joint
+        c = int(j)
+        while par[c] >= 0:
+            p = int(par[c])
+            if plan.col[p] >= 0:
+                V[plan.col[p], :, n] += skel.offsets[c]
+            else:
+                V[plan.anc[p], :, n] += quat_apply(plan.chain[p], skel.offsets[c])
+            c = p
+    T = Wm.shape[2]
+    used = np.nonzero(np.any(V[:M] != 0.0, axis=(1, 2)))[0]  # driven ancestors that matter
+    K = len(used)
+    R = _quat_matrices_j(Wm[used])  # (3, 3, K, T)
+    Vr = V[used].transpose(2, 1, 0).reshape(N, 3 * K)  # Vr[n, j*K + k] = V[used[k], j, n]
+    P = np.matmul(Vr, R.reshape(3, 3 * K, T))  # (3, N, T)
+    P += V[M][:, :, None]
+    root = np.asarray(root, dtype=np.float64)
+    P += root.T[:, None, :] if root.ndim == 2 else root[:, None, None]
+    return P
+
+
+def _quat_matrices_j(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``R[i, j] (M, T)`` of unit quaternions ``q (M, 4, T)``."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    m = np.empty((3, 3) + w.shape)
+    x2, y2, z2 = 2.0 * x, 2.0 * y, 2.0 * z
+    xx, yy, zz = x * x2, y * y2, z * z2
+    xy, xz, yz = x * y2, x * z2, y * z2
+    wx, wy, wz = w * x2, w * y2, w * z2
+    np.subtract(1.0, yy + zz, out=m[0, 0])
+    np.subtract(xy, wz, out=m[0, 1])
+    np.add(xz, wy, out=m[0, 2])
+    np.add(xy, wz, out=m[1, 0])
+    np.subtract(1.0, xx + zz, out=m[1, 1])
+    np.subtract(yz, wx, out=m[1, 2])
+    np.subtract(xz, wy, out=m[2, 0])
+    np.add(yz, wx, out=m[2, 1])
+    np.subtract(1.0, xx + yy, out=m[2, 2])
+    return m
+
+
+def _world_rotations(skel: Skeleton, local: np.ndarray) -> np.ndarray:
+    """World rotations (J, 4, T) of local rotations (T, J, 4): the rotation half of FK only."""
+    rest = skel.rest_rotations
+    loc = _to_j(local)
+    if not np.array_equal(rest, quat_identity(rest.shape[:1])):
+        loc = np.matmul(_qmat_left(rest), loc)
+    out = np.empty_like(loc)
+    out[0] = loc[0]
+    for lvl in skel.levels()[1:]:
+        out[lvl] = _qmul_j(out[skel.parents[lvl]], loc[lvl])
+    return out
+
+
+def _smooth_driven(
+    local: np.ndarray, root: np.ndarray, strength: float, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`smooth_clip` on the driven bones only (the rest hold identity, which the filter
+    passes unchanged): rotations in 6D, re-orthonormalised, signs kept frame by frame.
+
+    Works component-major (each quaternion / 6D / matrix component a contiguous ``(M, T)``
+    array), which is the layout the channel-major solver wants and keeps numpy on unit strides.
+    """
+    from ..smoothing import jerk_smooth_channels_first, strength_to_lambda
+
+    lam = strength_to_lambda(strength, fps)
+    M, _, T = local.shape
+    if lam == 0.0 or T < 4:
+        return local.copy(), root.copy()
+    w, x, y, z = local[:, 0], local[:, 1], local[:, 2], local[:, 3]  # (M, T) each
+    data = np.empty((6 * M + 3, T))
+    d = data[: 6 * M].reshape(6, M, T)
+    # the first two columns of the rotation matrix (the 6D representation)
+    np.subtract(1.0, 2.0 * (y * y + z * z), out=d[0])
+    np.multiply(2.0, x * y + w * z, out=d[1])
+    np.multiply(2.0, x * z - w * y, out=d[2])
+    np.multiply(2.0, x * y - w * z, out=d[3])
+    np.subtract(1.0, 2.0 * (x * x + z * z), out=d[4])
+    np.multiply(2.0, y * z + w * x, out=d[5])
+    data[6 * M :] = root.T
+    sm = jerk_smooth_channels_first(data, lam)
+    q = _sixd_to_quat_cm(sm[: 6 * M].reshape(6, M, T))
+    flip = (q[0] * w + q[1] * x + q[2] * y + q[3] * z) < 0.0
+    np.negative(q, out=q, where=flip[None])
+    return q.transpose(1, 0, 2), np.ascontiguousarray(sm[6 * M :].T)
+
+
+def _sixd_to_quat_cm(d: np.ndarray) -> np.ndarray:
+    """Component-major 6D ``(6, ...)`` -> quaternions ``(4, ...)``: Gram-Schmidt, then
+    Shepperd's method (the branch with the largest diagonal term), any sign."""
+    a1, a2 = d[:3], d[3:]
+    b1 = a1 / np.maximum(np.sqrt(np.einsum("i...,i...->...", a1, a1)), 1e-12)
+    a2 = a2 - np.einsum("i...,i...->...", b1, a2) * b1
+    b2 = a2 / np.maximum(np.sqrt(np.einsum("i...,i...->...", a2, a2)), 1e-12)
+    m00, m10, m20 = b1
+    m01, m11, m21 = b2
+    m02 = m10 * m21 - m20 * m11
+    m12 = m20 * m01 - m00 * m21
+    m22 = m00 * m11 - m10 * m01
+    t = np.stack(
+        [1.0 + m00 + m11 + m22, 1.0 + m00 - m11 - m22, 1.0 - m00 + m11 - m22, 1.0 - m00 - m11 + m22]
+    )
+    k = np.argmax(t, axis=0)
+    d21, s21 = m21 - m12, m21 + m12
+    d02, s02 = m02 - m20, m02 + m20
+    d10, s10 = m10 - m01, m10 + m01
+    scale = 0.5 / np.sqrt(np.choose(k, t))
+    q = np.empty((4,) + k.shape)
+    q[0] = np.choose(k, (t[0], d21, d02, d10)) * scale
+    q[1] = np.choose(k, (d21, t[1], s10, s02)) * scale
+    q[2] = np.choose(k, (d02, s10, t[2], s21)) * scale
+    q[3] = np.choose(k, (d10, s02, s21, t[3])) * scale
+    return q
 
 
 def retarget(
@@ -577,9 +786,12 @@ def retarget(
     t1 = time.perf_counter()
     cskel = canon.skeleton
     canon_rest = _rest_positions(cskel)
-    cpos, C = canon.world()  # canonical world (Y up), C = world rotations (rest identity)
-    if not np.allclose(cskel.rest_rotations, [1.0, 0, 0, 0]):
-        C = quat_mul(C, quat_conj(cskel.rest_rotations))  # not expected; keep T-pose semantics
+    # canonical world (Y up): rotations by one pass over depth levels, every head position by
+    # one matrix product; C = world rotations (rest identity)
+    C = _world_rotations(cskel, canon.rotations)  # (24, 4, T)
+    canon_identity_rest = np.allclose(cskel.rest_rotations, [1.0, 0, 0, 0])
+    if not canon_identity_rest:  # not expected; keep T-pose semantics
+        C = np.matmul(_qmat_right(quat_conj(cskel.rest_rotations)), C)
 
     # 2. target rest in the canonical frame: G maps canonical world -> armature space
     if opt.target_up not in _AXIS_Q:
@@ -608,68 +820,98 @@ def retarget(
 
     # 3. target world rotations of mapped bones (canonical frame): C, swing-fixed so each bone
     # points at its next mapped joint as the canonical pose has it, then through A' W'_rest
-    C_sel = _swing_fix(C[:, [_J[j] for j in rig.joints]], rig, canon_rest, cpos, lambda n: _J[n])
-    Wt = quat_mul(C_sel, quat_mul(rig.align, rig.ref_rot)[None])
+    # A bone whose wanted direction runs from its own joint (or a sibling hanging off it) to a
+    # direct canonical child already points that way in a T-pose-rest canonical clip: skip it.
+    pairs = [
+        (m, a, b)
+        for m, a, b in _swing_pairs(rig)
+        if not (
+            canon_identity_rest
+            and _CPAR[b] == rig.joints[m]
+            and (a == rig.joints[m] or _CPAR[a] == rig.joints[m])
+        )
+    ]
+    # canonical head positions, only of the joints used below (all of them for foot cleanup)
+    if opt.foot_cleanup and "L_Ankle" in tidx:
+        cnames = list(SMPL24_NAMES)
+    else:
+        cnames = ["L_Hip", "R_Hip"] + [n for _, a, b in pairs for n in (a, b)]
+        cnames = list(dict.fromkeys(cnames))
+    ccol = {n: i for i, n in enumerate(cnames)}
+    cpos = _driven_positions(
+        _driven(cskel, np.arange(cskel.n_joints)),
+        cskel,
+        C,
+        [_J[n] for n in cnames],
+        canon.root_positions,
+    ).transpose(2, 1, 0)  # (T, N, 3) view
+    C_sel = C[[_J[j] for j in rig.joints]]
+    if pairs:
+        C_sel = _to_j(
+            _swing_fix(C_sel.transpose(2, 0, 1), rig, canon_rest, cpos, lambda n: ccol[n], pairs)
+        )
+    # armature-space world rotations of the mapped bones: G ⊗ C ⊗ A' ⊗ W'_rest, one constant
+    # 4x4 matrix per bone
+    AR = quat_mul(rig.align, rig.ref_rot)
+    Wm = np.matmul(_qmat_left(G)[None] @ _qmat_right(AR), C_sel)  # (M, 4, T)
     tm["alignment"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     T = canon.n_frames
-    world_arm = np.empty((T, target.n_joints, 4))
-    have = np.zeros(target.n_joints, dtype=bool)
-    world_arm[:, rig.bone] = quat_mul(G, Wt)
-    have[rig.bone] = True
-    local, _ = _locals_from_world(target, world_arm, have)
-    local = quat_continuity(local, axis=0)
+    # unmapped bones keep an identity pose, so only the mapped bones' locals are computed
+    plan = _driven(target, rig.bone)
+    local_m = _continuity_j(_driven_locals(plan, Wm))  # (M, 4, T)
     tm["locals"] = time.perf_counter() - t2
 
     # 4. root motion: the hips midpoint follows the canonical one, scaled
     t3 = time.perf_counter()
-    hips_c = 0.5 * (cpos[:, _J["L_Hip"]] + cpos[:, _J["R_Hip"]]) * k  # canonical frame, world units
+    hips_c = 0.5 * (cpos[:, ccol["L_Hip"]] + cpos[:, ccol["R_Hip"]]) * k  # canonical, world units
     if opt.in_place:
         # remove travel (the 1 s moving average of the horizontal track), keep sway and bounce
         mid = rest_mid_xz(rest_pos, tidx)
         for ax, m0 in zip((0, 2), mid):
             hips_c[:, ax] += m0 - _moving_average(hips_c[:, ax], max(1, int(round(canon.fps))))
-    # pose without root motion: where do the hips end up?
-    wp0, wr0 = pose_world(target, local)
-    wp0_c = arm_to_c(wp0)
-    hips_0 = 0.5 * (wp0_c[:, tidx["L_Hip"]] + wp0_c[:, tidx["R_Hip"]])
-    delta_c = hips_c - hips_0  # world-unit translation to add (canonical frame)
+    # pose without root motion: where do the hips end up? (only the heads we need)
     foot_b = [tidx[n] for n in _FOOT_JOINTS if n in tidx]
     foot_names = [n for n in _FOOT_JOINTS if n in tidx]
-    if opt.floor_offset:
-        heights = wp0_c[:, foot_b, 1] + delta_c[:, 1:2]
-        clear = _target_clearance(rest_pos, tidx, foot_names, rig.scale)
-        delta_c[:, 1] += _floor_shift(heights, clear)
     root_name = target_mapping.root_motion_bone or target_mapping.bones["Pelvis"]
     rb = target.index(root_name)
+    pb = int(target.parents[rb])
+    nf = len(foot_b)
+    heads = [tidx["L_Hip"], tidx["R_Hip"], *foot_b, rb] + ([pb] if pb >= 0 else [])
+    wp0 = _driven_positions(plan, target, Wm, heads, target.offsets[0]).transpose(2, 1, 0)
+    wp0_c = arm_to_c(wp0[:, : 2 + nf])
+    hips_0 = 0.5 * (wp0_c[:, 0] + wp0_c[:, 1])
+    delta_c = hips_c - hips_0  # world-unit translation to add (canonical frame)
+    if opt.floor_offset:
+        heights = wp0_c[:, 2 : 2 + nf, 1] + delta_c[:, 1:2]
+        clear = _target_clearance(rest_pos, tidx, foot_names, rig.scale)
+        delta_c[:, 1] += _floor_shift(heights, clear)
     delta_arm = quat_apply(G, delta_c) / s_world
-    head_rest = wp0[:, rb]
+    head_rest = wp0[:, 2 + nf]
     desired_head = head_rest + delta_arm
     # pose-bone location: (parent_world ⊗ rest_rel)⁻¹ (desired - rest-attached head)
-    pb = int(target.parents[rb])
     if pb < 0:
         frame = np.broadcast_to(target.rest_rotations[rb], (T, 4))
         attached = np.broadcast_to(target.offsets[rb], (T, 3))
     else:
-        frame = quat_mul(wr0[:, pb], target.rest_rotations[rb])
-        attached = wp0[:, pb] + quat_apply(wr0[:, pb], target.offsets[rb])
+        wr_pb = _driven_rotation(plan, Wm, pb)
+        frame = quat_mul(wr_pb, target.rest_rotations[rb])
+        attached = wp0[:, 3 + nf] + quat_apply(wr_pb, target.offsets[rb])
     root_location = quat_apply(quat_conj(frame), desired_head - attached)
     tm["root"] = time.perf_counter() - t3
 
-    # 5. smoothing and foot cleanup
-    clip = MotionClip(target, local, desired_head, canon.fps, source.name)
-    contacts: dict[str, np.ndarray] = {}
+    # 5. smoothing (mapped bones and the root location) and foot cleanup
     if opt.smooth_strength > 0:
         t4 = time.perf_counter()
-        from ..smoothing import smooth_clip
-
-        sm = smooth_clip(
-            MotionClip(target, local, root_location, canon.fps, source.name),
-            float(opt.smooth_strength),
+        local_m, root_location = _smooth_driven(
+            local_m, root_location, float(opt.smooth_strength), canon.fps
         )
-        clip = MotionClip(target, sm.rotations, clip.root_positions, canon.fps, source.name)
-        root_location = sm.root_positions
         tm["smoothing"] = time.perf_counter() - t4
+    local = np.zeros((T, target.n_joints, 4))
+    local[..., 0] = 1.0
+    local[:, plan.bones] = local_m.transpose(2, 0, 1)
+    clip = MotionClip(target, local, desired_head, canon.fps, source.name)
+    contacts: dict[str, np.ndarray] = {}
     if opt.foot_cleanup and "L_Ankle" in tidx:
         t5 = time.perf_counter()
         clip, root_location, contacts = _feet.cleanup_retarget(
