@@ -48,6 +48,22 @@ def _f64(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+#: Rows per block in the elementwise-heavy conversions. Small blocks keep every temporary in
+#: cache and inside the allocator's reused heap, instead of fresh page-faulted memory per op.
+_CHUNK = 4000
+
+
+def _blockwise(fn, flat: np.ndarray, width: int) -> np.ndarray:
+    """Apply ``fn`` (rows ``(n, k)`` -> ``(n, width)``) to ``flat`` in blocks of _CHUNK rows."""
+    n = flat.shape[0]
+    if n <= _CHUNK:
+        return fn(flat)
+    out = np.empty((n, width), dtype=np.float64)
+    for s in range(0, n, _CHUNK):
+        out[s : s + _CHUNK] = fn(flat[s : s + _CHUNK])
+    return out
+
+
 def check_order(order: str) -> str:
     """``order`` upper-cased if it is one of the 6 Tait-Bryan orders, else ValueError."""
     o = str(order).upper()
@@ -141,34 +157,33 @@ def _quat_from_elements(m00, m01, m02, m10, m11, m12, m20, m21, m22) -> np.ndarr
     """Shepperd's method on contiguous flat arrays of matrix elements; returns ``(N, 4)``, w >= 0.
 
     Each of the 4 branches divides by the largest of |w|, |x|, |y|, |z| (up to a factor), so no
-    branch ever loses precision. Branches are selected with nested ``np.where``: no Python loop,
-    no gathers, only contiguous elementwise work.
+    branch ever loses precision. Branches are selected with 0/1 masks: no Python loop, no
+    gathers, only contiguous elementwise work.
     """
     t0 = m00 + m11 + m22
     t1 = m00 - m11 - m22
     t2 = m11 - m00 - m22
     t3 = m22 - m00 - m11
     b0 = (t0 >= t1) & (t0 >= t2) & (t0 >= t3)
-    b1 = (t1 >= t2) & (t1 >= t3)
-    b2 = t2 >= t3
-
-    def pick(v0, v1, v2, v3):
-        return np.where(b0, v0, np.where(b1, v1, np.where(b2, v2, v3)))
-
-    r = 1.0 + pick(t0, t1, t2, t3)
+    b1 = ~b0 & (t1 >= t2) & (t1 >= t3)
+    b2 = ~(b0 | b1) & (t2 >= t3)
+    b3 = ~(b0 | b1 | b2)
+    # 0/1 float masks: a masked sum is several times cheaper than nested np.where
+    f0, f1, f2, f3 = (b.astype(np.float64) for b in (b0, b1, b2, b3))
+    r = 1.0 + (t0 * f0 + t1 * f1 + t2 * f2 + t3 * f3)
     d21, s21 = m21 - m12, m21 + m12
     d02, s02 = m02 - m20, m02 + m20
     d10, s10 = m10 - m01, m10 + m01
     q = np.empty((4,) + np.shape(m00), dtype=np.float64)
-    q[0] = pick(r, d21, d02, d10)
-    q[1] = pick(d21, r, s10, s02)
-    q[2] = pick(d02, s10, r, s21)
-    q[3] = pick(d10, s02, s21, r)
+    q[0] = r * f0 + d21 * f1 + d02 * f2 + d10 * f3
+    q[1] = d21 * f0 + r * f1 + s10 * f2 + s02 * f3
+    q[2] = d02 * f0 + s10 * f1 + r * f2 + s21 * f3
+    q[3] = d10 * f0 + s02 * f1 + s21 * f2 + r * f3
     n = np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
-    n[n == 0.0] = 1.0
-    n = np.where(q[0] < 0.0, -n, n)  # divide by -|q| where w < 0, so w >= 0 afterwards
-    q /= n
-    return np.moveaxis(q, 0, -1)
+    # 1/|q| carrying the sign of w, so that w >= 0 afterwards
+    inv = np.copysign(1.0 / np.maximum(n, 1e-300), q[0])
+    q *= inv
+    return np.ascontiguousarray(q.T)
 
 
 def matrix_to_quat(m) -> np.ndarray:
@@ -178,9 +193,11 @@ def matrix_to_quat(m) -> np.ndarray:
     ``w >= 0``.
     """
     m = _f64(m)
-    f = np.ascontiguousarray(m.reshape(-1, 9).T)  # 9 contiguous rows
-    q = _quat_from_elements(*f)
-    return np.ascontiguousarray(q).reshape(m.shape[:-2] + (4,))
+
+    def block(f: np.ndarray) -> np.ndarray:
+        return _quat_from_elements(*np.ascontiguousarray(f.T))  # 9 contiguous rows
+
+    return _blockwise(block, m.reshape(-1, 9), 4).reshape(m.shape[:-2] + (4,))
 
 
 def _axis_quat(axis: int, angle: np.ndarray) -> np.ndarray:
@@ -318,29 +335,35 @@ def quat_to_sixd(q) -> np.ndarray:
     Non-unit input is handled by scaling with ``2 / |q|^2`` instead of normalising first.
     """
     q = _f64(q)
-    w, x, y, z = np.ascontiguousarray(q.reshape(-1, 4).T)
+    return _blockwise(_quat_to_sixd_block, q.reshape(-1, 4), 6).reshape(q.shape[:-1] + (6,))
+
+
+def _quat_to_sixd_block(f: np.ndarray) -> np.ndarray:
+    w, x, y, z = np.ascontiguousarray(f.T)
     n2 = w * w + x * x + y * y + z * z
     sc = np.where(n2 > _EPS, 2.0 / np.where(n2 > _EPS, n2, 1.0), 0.0)
-    out = np.empty((6, w.shape[0]), dtype=np.float64)
+    out = np.empty((w.shape[0], 6), dtype=np.float64)
     xs, ys, zs = x * sc, y * sc, z * sc
     xx, yy, zz = x * xs, y * ys, z * zs
     xy, xz, yz = x * ys, x * zs, y * zs
     wx, wy, wz = w * xs, w * ys, w * zs
-    out[0] = 1.0 - (yy + zz)
-    out[1] = xy + wz
-    out[2] = xz - wy
-    out[3] = xy - wz
-    out[4] = 1.0 - (xx + zz)
-    out[5] = yz + wx
-    return np.ascontiguousarray(out.T).reshape(q.shape[:-1] + (6,))
+    out[:, 0] = 1.0 - (yy + zz)
+    out[:, 1] = xy + wz
+    out[:, 2] = xz - wy
+    out[:, 3] = xy - wz
+    out[:, 4] = 1.0 - (xx + zz)
+    out[:, 5] = yz + wx
+    return out
 
 
 def sixd_to_quat(d) -> np.ndarray:
     """Quaternions (w >= 0) from 6D vectors (Gram-Schmidt, then Shepperd), no matrix built."""
     d = _f64(d)
-    rows = np.ascontiguousarray(d.reshape(-1, 6).T)
-    q = _quat_from_elements(*_sixd_columns(rows))
-    return np.ascontiguousarray(q).reshape(d.shape[:-1] + (4,))
+
+    def block(f: np.ndarray) -> np.ndarray:
+        return _quat_from_elements(*_sixd_columns(np.ascontiguousarray(f.T)))
+
+    return _blockwise(block, d.reshape(-1, 6), 4).reshape(d.shape[:-1] + (4,))
 
 
 def quat_continuity(q, axis: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RigError
-from .rotations import quat_apply, quat_identity, quat_mul, quat_normalize
+from .rotations import quat_identity, quat_mul, quat_normalize
 
 __all__ = [
     "Skeleton",
@@ -27,6 +27,10 @@ __all__ = [
     "smpl24_skeleton",
     "smpl24_mirror_indices",
 ]
+
+
+#: Frames per block in forward_kinematics (buffers of ~J * 2000 values, reused across blocks).
+_FK_BLOCK = 2000
 
 
 @dataclass
@@ -140,13 +144,65 @@ class Skeleton:
         return self.names == other.names and np.array_equal(self.parents, other.parents)
 
 
+def _qmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """Component-major Hamilton product ``out = a ⊗ b`` for ``(4, ...)`` arrays, no allocation."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    for k, terms in enumerate(
+        (
+            ((aw, bw, 1), (ax, bx, -1), (ay, by, -1), (az, bz, -1)),
+            ((aw, bx, 1), (ax, bw, 1), (ay, bz, 1), (az, by, -1)),
+            ((aw, by, 1), (ax, bz, -1), (ay, bw, 1), (az, bx, 1)),
+            ((aw, bz, 1), (ax, by, 1), (ay, bx, -1), (az, bw, 1)),
+        )
+    ):
+        o = out[k]
+        np.multiply(terms[0][0], terms[0][1], out=o)
+        for x, y, sign in terms[1:]:
+            np.multiply(x, y, out=tmp)
+            if sign > 0:
+                o += tmp
+            else:
+                o -= tmp
+
+
+def _qrot_into(q: np.ndarray, v: np.ndarray, out: np.ndarray, t: np.ndarray, tmp: np.ndarray):
+    """``out += rotate(q, v)`` component-major: q ``(4, n, N)``, v ``(3, n, 1)``, no allocation.
+
+    Uses v' = v + w t + u × t with t = 2 u × v.
+    """
+    w, ux, uy, uz = q
+    vx, vy, vz = v
+    # t = 2 (u × v)
+    for k, (a, b, c, d) in enumerate(((uy, vz, uz, vy), (uz, vx, ux, vz), (ux, vy, uy, vx))):
+        np.multiply(a, b, out=t[k])
+        np.multiply(c, d, out=tmp)
+        t[k] -= tmp
+        t[k] *= 2.0
+    tx, ty, tz = t
+    # out += v + w t + u × t
+    for k, (vk, tk, a, b, c, d) in enumerate(
+        ((vx, tx, uy, tz, uz, ty), (vy, ty, uz, tx, ux, tz), (vz, tz, ux, ty, uy, tx))
+    ):
+        o = out[k]
+        o += vk
+        np.multiply(w, tk, out=tmp)
+        o += tmp
+        np.multiply(a, b, out=tmp)
+        o += tmp
+        np.multiply(c, d, out=tmp)
+        o -= tmp
+
+
 def forward_kinematics(
     skeleton: Skeleton, rotations: np.ndarray, root_positions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """World positions ``(..., T, J, 3)`` and rotations ``(..., T, J, 4)`` of local rotations.
 
     ``rotations`` is ``(..., T, J, 4)`` local quaternions, ``root_positions`` ``(..., T, 3)``.
-    Vectorised over frames and over all joints of one depth; the loop runs over depth levels.
+    Works component-major (``(4, J, frames)``) so every step is a contiguous elementwise
+    operation over a block of frames and all joints of one depth level, written into
+    preallocated buffers; the Python loops run over depth levels and frame blocks only.
     """
     rot = np.asarray(rotations, dtype=np.float64)
     root = np.asarray(root_positions, dtype=np.float64)
@@ -158,20 +214,52 @@ def forward_kinematics(
         )
     if root.shape != rot.shape[:-2] + (3,):
         raise RigError(f"Root positions must have shape {rot.shape[:-2] + (3,)}, got {root.shape}.")
-    # local = rest ⊗ L for all joints at once
-    local = quat_mul(skeleton.rest_rotations, rot)
-    world_rot = np.empty_like(local)
-    world_pos = np.empty(rot.shape[:-1] + (3,), dtype=np.float64)
-    world_rot[..., 0, :] = local[..., 0, :]
-    world_pos[..., 0, :] = root
+    lead = rot.shape[:-2]
+    n = int(np.prod(lead)) if lead else 1
+    flat = rot.reshape(n, J, 4)
+    rest = skeleton.rest_rotations
+    if not np.all(rest == np.array([1.0, 0.0, 0.0, 0.0])):
+        flat = quat_mul(rest, flat)  # local = rest ⊗ L
+    root_flat = root.reshape(n, 3)
+    world_rot = np.empty((n, J, 4), dtype=np.float64)
+    world_pos = np.empty((n, J, 3), dtype=np.float64)
+    levels = skeleton.levels()[1:]
+    width = max((len(lv) for lv in levels), default=1)
+    # frames are processed in blocks with buffers allocated once and reused: fresh multi-MB
+    # temporaries per operation cost more in page faults than the arithmetic itself
+    c = min(n, _FK_BLOCK)
+    local = np.empty((4, J, c))
+    wrot = np.empty((4, J, c))
+    wpos = np.empty((3, J, c))
+    prot = np.empty((4, width, c))
+    lrot = np.empty((4, width, c))
+    res = np.empty((4, width, c))
+    ppos = np.empty((3, width, c))
+    t = np.empty((3, width, c))
+    tmp = np.empty((width, c))
     parents = skeleton.parents
-    offsets = skeleton.offsets
-    for lvl in skeleton.levels()[1:]:
-        p = parents[lvl]
-        prot = world_rot[..., p, :]
-        world_rot[..., lvl, :] = quat_mul(prot, local[..., lvl, :])
-        world_pos[..., lvl, :] = world_pos[..., p, :] + quat_apply(prot, offsets[lvl])
-    return world_pos, world_rot
+    offsets_t = skeleton.offsets.T  # (3, J)
+    for s0 in range(0, n, c):
+        s1 = min(n, s0 + c)
+        k = s1 - s0
+        lo, wr, wp = local[:, :, :k], wrot[:, :, :k], wpos[:, :, :k]
+        np.copyto(lo, flat[s0:s1].transpose(2, 1, 0))
+        wr[:, 0] = lo[:, 0]
+        wp[:, 0] = root_flat[s0:s1].T
+        for lvl in levels:
+            m = len(lvl)
+            p = parents[lvl]
+            pr, lr, rr, pp = prot[:, :m, :k], lrot[:, :m, :k], res[:, :m, :k], ppos[:, :m, :k]
+            np.take(wr, p, axis=1, out=pr)
+            np.take(lo, lvl, axis=1, out=lr)
+            _qmul_into(pr, lr, rr, tmp[:m, :k])
+            wr[:, lvl] = rr
+            np.take(wp, p, axis=1, out=pp)
+            _qrot_into(pr, offsets_t[:, lvl, None], pp, t[:, :m, :k], tmp[:m, :k])
+            wp[:, lvl] = pp
+        np.copyto(world_rot[s0:s1], wr.transpose(2, 1, 0))
+        np.copyto(world_pos[s0:s1], wp.transpose(2, 1, 0))
+    return world_pos.reshape(lead + (J, 3)), world_rot.reshape(lead + (J, 4))
 
 
 def rest_pose_world(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:

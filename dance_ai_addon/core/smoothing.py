@@ -183,8 +183,8 @@ class _BlockFactor:
             m = self.minv[k][rows, cols]
             np.matmul(x3[:, k], m.T if trans else m, out=out[:, k])
 
-    def solve_lower(self, x: np.ndarray) -> np.ndarray:
-        """Solve ``L z = x`` for ``x (C, Tp)`` (modified in place); returns ``z``."""
+    def solve_lower(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Solve ``L z = x`` for ``x (C, Tp)`` (modified in place); ``z`` goes to ``out``."""
         B, nb = self.B, self.nb
         C = x.shape[0]
         x3 = x.reshape(C, nb, B)
@@ -200,12 +200,12 @@ class _BlockFactor:
             for k in self.others:
                 if k > 0:
                     x3[:, k, :3] -= carry[:, k - 1] @ self.lc[k].T
-        out = np.empty_like(x3)
+        out = np.empty_like(x3) if out is None else out.reshape(C, nb, B)
         self._apply(x3, out, full, full, trans=True)
         return out.reshape(C, nb * B)
 
-    def solve_upper(self, z: np.ndarray) -> np.ndarray:
-        """Solve ``L^T x = z`` for ``z (C, Tp)`` (modified in place); returns ``x``."""
+    def solve_upper(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Solve ``L^T x = z`` for ``z (C, Tp)`` (modified in place); ``x`` goes to ``out``."""
         B, nb = self.B, self.nb
         C = z.shape[0]
         z3 = z.reshape(C, nb, B)
@@ -224,7 +224,7 @@ class _BlockFactor:
             for k in range(nb - 1):
                 if not a0 <= k < b0:
                     z3[:, k, B - 3 :] -= carry[:, k + 1] @ self.lc[k + 1]
-        out = np.empty_like(z3)
+        out = np.empty_like(z3) if out is None else out.reshape(C, nb, B)
         self._apply(z3, out, full, full, trans=False)
         return out.reshape(C, nb * B)
 
@@ -237,10 +237,14 @@ class _Factor:
     def solve_ct(self, xt: np.ndarray) -> np.ndarray:
         """Solve for channel-major data ``xt (C, T)``; returns ``(C, T)``."""
         T, Tp = self.T, self.blocks.Tp
-        buf = np.zeros((xt.shape[0], Tp), dtype=np.float64)
+        # two buffers, ping-ponged: allocating fresh 10 MB+ arrays per step costs page faults
+        buf = np.empty((xt.shape[0], Tp), dtype=np.float64)
         buf[:, :T] = xt
-        z = self.blocks.solve_lower(buf)
-        return self.blocks.solve_upper(z)[:, :T]
+        buf[:, T:] = 0.0
+        work = np.empty_like(buf)
+        self.blocks.solve_lower(buf, out=work)
+        self.blocks.solve_upper(work, out=buf)
+        return buf[:, :T]
 
 
 _cache: OrderedDict[tuple[int, float], _Factor] = OrderedDict()
@@ -331,8 +335,7 @@ def smooth_clip(clip: MotionClip, strength: float) -> MotionClip:
     data[J * 6 :] = clip.root_positions.T
     sm = jerk_smooth_channels_first(data, lam)
     q = sixd_to_quat(sm[: J * 6].T.reshape(T, J, 6))
-    dots = np.sum(q * clip.rotations, axis=-1, keepdims=True)
-    q = np.where(dots < 0.0, -q, q)
+    q[np.einsum("tjk,tjk->tj", q, clip.rotations) < 0.0] *= -1.0
     return MotionClip(clip.skeleton.copy(), q, sm[J * 6 :].T, clip.fps, clip.name)
 
 

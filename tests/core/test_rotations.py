@@ -257,3 +257,16 @@ def test_batched_leading_axes_and_identity():
     assert R.quat_mul(q, q[0, 0, 0]).shape == (2, 3, 5, 4)
     # zero quaternion normalises to identity instead of NaN
     np.testing.assert_array_equal(R.quat_normalize(np.zeros(4)), [1, 0, 0, 0])
+
+
+def test_large_batches_use_the_blockwise_path_consistently():
+    # more rows than one block (4000): results must not depend on the block boundaries
+    rng = np.random.default_rng(6)
+    q = R.quat_normalize(rng.standard_normal((9001, 4)))
+    d = R.quat_to_sixd(q)
+    np.testing.assert_allclose(d[4000:4010], R.quat_to_sixd(q[4000:4010]), atol=1e-15)
+    back = R.sixd_to_quat(d[:9000].reshape(3, 1500, 2, 6)).reshape(-1, 4)
+    assert same_rotation(back, q[:9000])
+    m = R.quat_to_matrix(q)
+    assert same_rotation(R.matrix_to_quat(m), q)
+    assert R.matrix_to_quat(m).flags["C_CONTIGUOUS"]

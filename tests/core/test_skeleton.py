@@ -165,3 +165,16 @@ def test_core_imports_no_bpy():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_fk_across_frame_blocks():
+    # more frames than one FK block (2000): block boundaries must not show
+    rng = np.random.default_rng(7)
+    sk = smpl24_skeleton()
+    rot = R.quat_normalize(rng.standard_normal((4500, 24, 4)))
+    root = rng.standard_normal((4500, 3))
+    pos, wrot = forward_kinematics(sk, rot, root)
+    pick = np.array([0, 1999, 2000, 2001, 3999, 4000, 4499])
+    rp, rm = fk_reference(sk, rot[pick], root[pick])
+    np.testing.assert_allclose(pos[pick], rp, atol=1e-12)
+    np.testing.assert_allclose(R.quat_to_matrix(wrot[pick]), rm, atol=1e-12)
