@@ -30,6 +30,7 @@ from bpy.props import (
 
 from ..core.errors import DanceAIError
 from . import engine_cache
+from .panel import SidebarSubPanel
 
 __all__ = [
     "DANCEAI_PG_style_axis",
@@ -389,15 +390,11 @@ class DANCEAI_OT_generate_dance(bpy.types.Operator):
 # --------------------------------------------------------------------------- panels
 
 
-class DANCEAI_PT_engine(bpy.types.Panel):
+class DANCEAI_PT_engine(SidebarSubPanel, bpy.types.Panel):
     """Choose, configure and load a dance engine."""
 
     bl_idname = "DANCEAI_PT_engine"
     bl_label = "Engine"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Dance AI"
-    bl_parent_id = "DANCEAI_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -430,15 +427,11 @@ class DANCEAI_PT_engine(bpy.types.Panel):
                 col.label(text="Beat-aware")
 
 
-class DANCEAI_PT_generate(bpy.types.Panel):
+class DANCEAI_PT_generate(SidebarSubPanel, bpy.types.Panel):
     """Style mix, seed, length and tempo; generate onto the active armature."""
 
     bl_idname = "DANCEAI_PT_generate"
     bl_label = "Generate"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Dance AI"
-    bl_parent_id = "DANCEAI_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

@@ -1,6 +1,6 @@
 """The main sidebar panel: View3D > Sidebar > "Dance AI".
 
-Other parts of the Blender layer add sub-panels with ``bl_parent_id = "DANCEAI_PT_main"``.
+Other parts of the Blender layer add sub-panels by mixing in ``SidebarSubPanel``.
 The panel shows the version and whether the engine runtime is present, without importing it
 (onnxruntime is only imported when an engine is loaded).
 """
@@ -39,14 +39,25 @@ def _version() -> str:
     return _status_cache["version"]
 
 
-class DANCEAI_PT_main(bpy.types.Panel):
+class SidebarPanel:
+    """Where every Dance AI panel lives: View3D > Sidebar > "Dance AI" (one place to change it)."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Dance AI"
+
+
+class SidebarSubPanel(SidebarPanel):
+    """A section under the main panel; mix in before ``bpy.types.Panel``."""
+
+    bl_parent_id = "DANCEAI_PT_main"
+
+
+class DANCEAI_PT_main(SidebarPanel, bpy.types.Panel):
     """Dance AI: generate dance motion and bake it onto the active armature."""
 
     bl_idname = "DANCEAI_PT_main"
     bl_label = "Dance AI"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Dance AI"
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

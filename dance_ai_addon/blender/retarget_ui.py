@@ -15,6 +15,7 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..core.errors import DanceAIError, RigError
 from . import props
+from .panel import SidebarSubPanel
 
 __all__ = [
     "DANCEAI_UL_mapping",
@@ -213,15 +214,11 @@ class DANCEAI_OT_mapping_import(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
-class DANCEAI_PT_retarget(bpy.types.Panel):
+class DANCEAI_PT_retarget(SidebarSubPanel, bpy.types.Panel):
     """Retarget a motion onto the active armature."""
 
     bl_idname = "DANCEAI_PT_retarget"
     bl_label = "Retarget"
-    bl_parent_id = "DANCEAI_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Dance AI"
 
     def draw(self, context):
         layout = self.layout
