@@ -58,6 +58,7 @@ extension-gpu: venv
 
 bench: venv wheels
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+	$(PY) bench/summarize.py
 
 # DEMO_ARGS: e.g. DEMO_ARGS="--engine path/to/engine.onnx" (tools/demo.py --help)
 demo: venv
