@@ -164,3 +164,37 @@ def test_shape_key_block_gets_a_key_slot():
     bpy.context.scene.frame_set(2)
     assert abs(key.key_blocks["Smile"].value - 0.5) < 1e-6
     assert len(compat.fcurves_of(action, key)) == 1
+
+
+def test_new_fcurves_batch_order_groups_and_slot(rig):
+    action = compat.new_action("Batch")
+    compat.assign_action(rig, action)
+    specs = [('pose.bones["b01"].location', i, "b01") for i in range(3)]
+    specs += [('pose.bones["b03"].rotation_quaternion', i, "b03") for i in range(4)]
+    curves = compat.new_fcurves(action, rig, specs)
+    assert [(fc.data_path, fc.array_index, fc.group.name) for fc in curves] == specs
+    assert len(compat.fcurves_of(action, rig)) == len(specs)
+    if compat.has_slotted_actions():
+        assert rig.animation_data.action_slot.target_id_type == "OBJECT"
+
+
+def test_write_channels_strided_input_and_interpolation(rig):
+    """Non-contiguous float64 values (a transposed view) and a non-default interpolation."""
+    action = compat.new_action("Strided")
+    compat.assign_action(rig, action)
+    rng = np.random.default_rng(3)
+    table = rng.normal(size=(50, 4))  # (T, C): the writer gets its transpose, a strided view
+    frames = np.arange(3, 53)
+    channels = [bake.Channel('pose.bones["b02"].rotation_quaternion', i, "b02") for i in range(4)]
+    curves = bake.write_channels(action, rig, channels, table.T, frames, interpolation="CONSTANT")
+    for i, fc in enumerate(curves):
+        co = _read_co(fc)
+        np.testing.assert_array_equal(co[:, 0], frames.astype(np.float32))
+        np.testing.assert_array_equal(co[:, 1], table[:, i].astype(np.float32))
+        modes = np.empty(len(fc.keyframe_points), dtype=np.int32)
+        fc.keyframe_points.foreach_get("interpolation", modes)
+        assert set(modes.tolist()) == {compat.keyframe_interpolation_value("CONSTANT")}
+        # update() ran: handles sit on either side of each key in time
+        left = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("handle_left", left)
+        assert np.all(left[2::2] < co[1:, 0]) and np.all(left[2::2] > co[:-1, 0])

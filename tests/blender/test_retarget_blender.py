@@ -104,15 +104,14 @@ MJ_HOP = os.path.join(DATA, "cmu_131_03_3dsmax120.bvh")  # I-pose rest, 3-joint 
 
 @pytest.mark.parametrize("rig", RIGS)
 def test_limb_directions_on_sample_rigs(rig, salsa):
-    """Salsa (CMU 60_01): every limb and the neck within 3 degrees. Its spine has two joints
-    (abdomen, chest) against the rigs' three, so the spine is judged on the next test."""
+    """Salsa (CMU 60_01): every limb, the chest and the neck within 3 degrees. Its spine has two
+    joints (abdomen, chest) against the rigs' three, so the spine is judged on the next test."""
     bpy.ops.wm.open_mainfile(filepath=os.path.join(SAMPLE_RIGS, f"{rig}.blend"))
     obj = bpy.data.objects[rig]
     report, _, errors, _, _ = _bake_and_measure(obj, salsa, foot_cleanup=False)
     assert report["frames"] == N_FRAMES
-    assert set(LIMBS) <= set(errors), errors
-    limbs = {k: errors[k] for k in LIMBS}
-    assert max(limbs.values()) <= 3.0, errors
+    assert set(LIMBS) | {"chest"} <= set(errors), errors
+    assert max(errors.values()) <= 3.0, errors
 
 
 @pytest.mark.parametrize("rig", RIGS)
@@ -122,12 +121,9 @@ def test_all_segments_with_matching_spine(rig):
     bpy.ops.wm.open_mainfile(filepath=os.path.join(SAMPLE_RIGS, f"{rig}.blend"))
     obj = bpy.data.objects[rig]
     _, _, errors, _, _ = _bake_and_measure(obj, clip, foot_cleanup=False)
-    assert set(LIMBS) | {"spine"} <= set(errors), errors
-    if rig == "rigify_apose":
-        # Known gap: Rigify's lower spine is a reversed FK chain below the torso pivot, which the
-        # canonical hierarchy cannot drive directly; the DEF-spine.001 segment follows the torso.
-        spine = errors.pop("spine")
-        assert spine <= 10.0, spine
+    assert set(LIMBS) | {"spine", "chest"} <= set(errors), errors
+    # Rigify is judged on its DEF- bones: DEF-spine.001 follows the torso control (Spine1) and
+    # DEF-spine the reversed lower FK chain (spine_fk, the pelvis).
     assert max(errors.values()) <= 3.0, errors
 
 

@@ -108,3 +108,56 @@ def test_json_round_trip_and_validation():
     with pytest.raises(DanceAIError):
         mapping_from_json("not json")
     assert np.all([j in m2.bones for j in REQUIRED_JOINTS])
+
+
+# A generated Rigify rig's FK controls as blender/armature.py presents them (effective parents
+# once switched to FK): the lower FK spine hangs below the torso pivot, so the pelvis control
+# (spine_fk) is a child of the torso, which plays Spine1.
+_RIGIFY_FK = [
+    ("root", None),
+    ("torso", "root"),
+    ("spine_fk", "torso"),
+    ("spine_fk.002", "torso"),
+    ("spine_fk.003", "spine_fk.002"),
+    ("neck", "spine_fk.003"),
+    ("head", "neck"),
+    *[
+        (f"{b}.{s}", p.format(s=s))
+        for s in "LR"
+        for b, p in (
+            ("shoulder", "spine_fk.003"),
+            ("upper_arm_fk", "shoulder.{s}"),
+            ("forearm_fk", "upper_arm_fk.{s}"),
+            ("hand_fk", "forearm_fk.{s}"),
+            ("thigh_fk", "spine_fk"),
+            ("shin_fk", "thigh_fk.{s}"),
+            ("foot_fk", "shin_fk.{s}"),
+            ("toe_fk", "foot_fk.{s}"),
+        )
+    ],
+]
+
+
+def _names_parents(table):
+    names = [n for n, _ in table]
+    return names, [names.index(p) if p else -1 for _, p in table]
+
+
+def test_rigify_reversed_lower_spine_keeps_the_whole_map():
+    names, parents = _names_parents(_RIGIFY_FK)
+    m = detect_mapping(names, parents)
+    assert m.preset == "rigify" and not m.missing_required
+    assert m.bones["Pelvis"] == "spine_fk" and m.bones["Spine1"] == "torso"
+    assert m.root_motion_bone == "torso"
+    assert m.bones["Spine2"] == "spine_fk.002" and m.bones["Neck"] == "neck"
+    assert m.bones["L_Shoulder"] == "upper_arm_fk.L" and m.bones["R_Knee"] == "shin_fk.R"
+    assert m.bones["L_Collar"] == "shoulder.L" and m.bones["R_Foot"] == "toe_fk.R"
+
+
+def test_rigify_parent_override_still_checks_the_hierarchy():
+    # thighs hung on the torso instead of the hip control contradict the (overridden) hierarchy
+    table = [(n, "torso" if n.startswith("thigh_fk") else p) for n, p in _RIGIFY_FK]
+    names, parents = _names_parents(table)
+    m = detect_mapping(names, parents, preset="rigify")
+    assert "L_Hip" not in m.bones and "R_Hip" not in m.bones
+    assert m.bones["L_Shoulder"] == "upper_arm_fk.L"

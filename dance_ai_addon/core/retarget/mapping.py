@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DanceAIError, RigError
-from .presets import CANONICAL_JOINTS, PRESETS, REQUIRED_JOINTS, ROOT_KEY
+from .presets import CANONICAL_JOINTS, PRESET_PARENTS, PRESETS, REQUIRED_JOINTS, ROOT_KEY
 
 __all__ = [
     "BoneMapping",
@@ -101,17 +101,28 @@ def _descends(parents: np.ndarray | None, child: int, anc: int) -> bool:
     return False
 
 
-def _nearest_mapped_ancestor(joint: str, found: dict[str, int]) -> str | None:
-    p = CANONICAL_PARENT[joint]
+def _nearest_mapped_ancestor(
+    joint: str, found: dict[str, int], parent_of: dict[str, str | None] | None = None
+) -> str | None:
+    """Closest ancestor of ``joint`` that has a bone, in the canonical hierarchy as overridden by
+    ``parent_of`` (a preset's :data:`PRESET_PARENTS` entry)."""
+    table = CANONICAL_PARENT if not parent_of else {**CANONICAL_PARENT, **parent_of}
+    p = table[joint]
     while p is not None and p not in found:
-        p = CANONICAL_PARENT[p]
+        p = table[p]
     return p
 
 
 def _match_preset(
-    table: dict[str, tuple[str, ...]], names: list[str], parents: np.ndarray | None
+    table: dict[str, tuple[str, ...]],
+    names: list[str],
+    parents: np.ndarray | None,
+    parent_of: dict[str, str | None] | None = None,
 ) -> tuple[dict[str, int], int | None]:
-    """Bone index per canonical joint for one preset (each bone used once), and the root bone."""
+    """Bone index per canonical joint for one preset (each bone used once), and the root bone.
+
+    ``parent_of`` overrides canonical parents for the hierarchy check, for rig families whose
+    control hierarchy is not the canonical one (Rigify's reversed lower spine)."""
     stripped = [strip_namespace(n) for n in names]
     exact: dict[str, int] = {}
     lower: dict[str, int] = {}
@@ -143,7 +154,7 @@ def _match_preset(
         for joint in CANONICAL_JOINTS:
             if joint not in found:
                 continue
-            anc = _nearest_mapped_ancestor(joint, found)
+            anc = _nearest_mapped_ancestor(joint, found, parent_of)
             if anc is not None and not _descends(parents, found[joint], found[anc]):
                 del found[joint]
     return found, root
@@ -320,7 +331,7 @@ def detect_mapping(
     tables = PRESETS if preset == "auto" else {preset: PRESETS[preset]}
     best_name, best, best_root, best_key = "generic", {}, None, (-1, -1)
     for pname, table in tables.items():
-        found, root = _match_preset(table, names, par)
+        found, root = _match_preset(table, names, par, PRESET_PARENTS.get(pname))
         key = (sum(j in found for j in REQUIRED_JOINTS), len(found))
         if key > best_key:
             best_name, best, best_root, best_key = pname, found, root, key

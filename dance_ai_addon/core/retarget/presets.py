@@ -7,6 +7,9 @@ candidate expand to the side token of the joint (L_/R_ joints): ``{S}`` -> ``L``
 ``{s}`` -> ``l``/``r``, ``{Side}`` -> ``Left``/``Right``, ``{side}`` -> ``left``/``right``.
 The pseudo-joint ``_root`` names the bone that takes location keys when it is not the pelvis bone
 (Rigify ``torso``, CC ``CC_Base_Hip``).
+
+:data:`PRESET_PARENTS` declares, per preset, where a rig family's control hierarchy departs from
+the canonical one (checked by the bone-map hierarchy test instead of the canonical parent).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ __all__ = [
     "OPTIONAL_JOINTS",
     "ROOT_KEY",
     "PRESETS",
+    "PRESET_PARENTS",
 ]
 
 CANONICAL_JOINTS: tuple[str, ...] = (
@@ -87,10 +91,14 @@ _RAW: dict[str, dict[str, _T]] = {
         "S_Ankle": ("{Side}Foot",),
         "S_Foot": ("{Side}ToeBase",),
     },
+    # Generated rig, FK controls. The lower FK spine is a reversed chain hanging below the torso
+    # pivot (torso -> spine_fk.001 -> spine_fk -> thighs): ``spine_fk`` carries DEF-spine and the
+    # thighs, i.e. the pelvis; ``torso`` carries DEF-spine.001 and everything above, i.e. Spine1
+    # (see PRESET_PARENTS). A rig without ``spine_fk`` falls back to the torso as the pelvis.
     "rigify": {
         ROOT_KEY: ("torso",),
-        "Pelvis": ("torso", "hips"),
-        "Spine1": ("spine_fk.001",),
+        "Pelvis": ("spine_fk", "torso"),
+        "Spine1": ("torso",),
         "Spine2": ("spine_fk.002",),
         "Spine3": ("spine_fk.003", "chest"),
         "Neck": ("neck",),
@@ -393,3 +401,10 @@ def _expand(raw: dict[str, _T]) -> dict[str, _T]:
 
 
 PRESETS: dict[str, dict[str, _T]] = {name: _expand(table) for name, table in _RAW.items()}
+
+#: Canonical parent overrides per preset (joint -> the canonical joint whose bone is its bone's
+#: ancestor, ``None`` for a top joint). Rigify's hip control (pelvis) hangs below the torso
+#: (Spine1), so there the pelvis descends from Spine1 and Spine1 has no parent.
+PRESET_PARENTS: dict[str, dict[str, str | None]] = {
+    "rigify": {"Spine1": None, "Pelvis": "Spine1"},
+}
