@@ -14,6 +14,8 @@ the canonical one (checked by the bone-map hierarchy test instead of the canonic
 
 from __future__ import annotations
 
+from ..skeleton import SMPL24_NAMES
+
 __all__ = [
     "CANONICAL_JOINTS",
     "REQUIRED_JOINTS",
@@ -23,32 +25,8 @@ __all__ = [
     "PRESET_PARENTS",
 ]
 
-CANONICAL_JOINTS: tuple[str, ...] = (
-    "Pelvis",
-    "L_Hip",
-    "R_Hip",
-    "Spine1",
-    "L_Knee",
-    "R_Knee",
-    "Spine2",
-    "L_Ankle",
-    "R_Ankle",
-    "Spine3",
-    "L_Foot",
-    "R_Foot",
-    "Neck",
-    "L_Collar",
-    "R_Collar",
-    "Head",
-    "L_Shoulder",
-    "R_Shoulder",
-    "L_Elbow",
-    "R_Elbow",
-    "L_Wrist",
-    "R_Wrist",
-    "L_Hand",
-    "R_Hand",
-)
+# The canonical joints are the SMPL-24 skeleton the engines speak (one list, in skeleton.py).
+CANONICAL_JOINTS: tuple[str, ...] = tuple(SMPL24_NAMES)
 
 REQUIRED_JOINTS: tuple[str, ...] = (
     "Pelvis",
