@@ -1,8 +1,9 @@
 """Benchmark of the motion core (issue 3 targets), medians of 5 runs.
 
 10,000 frames x 60 joints: forward kinematics, jerk smoothing of all rotation (6D) and root
-channels, 6D <-> quaternion, and reading the 3 MB CMU salsa BVH. Writes bench/results/core.json
-and prints a table. Run: ``.venv/bin/python bench/bench_core.py``.
+channels, 6D <-> quaternion (dance-like joint rotations, and uniformly random rotations as the
+worst case of sixd_to_quat's fast path), and reading the 3 MB CMU salsa BVH. Writes
+bench/results/core.json and prints a table. Run: ``.venv/bin/python bench/bench_core.py``.
 
 Two baselines are measured in the same process so numbers from a loaded machine can be judged:
 a fixed numpy workload (``machine_baseline``: a 1e7-element multiply-add and a 512x512 matmul)
@@ -136,6 +137,9 @@ def main() -> int:
     results["fk"] = timeit(lambda: forward_kinematics(sk, rot, root))
     results["quat_to_sixd"] = timeit(lambda: R.quat_to_sixd(rot))
     results["sixd_to_quat"] = timeit(lambda: R.sixd_to_quat(sixd))
+    # worst case for the w-branch fast path: uniformly random rotations (3/4 of them over 120°)
+    sixd_u = R.quat_to_sixd(R.quat_normalize(np.random.default_rng(1).normal(size=(T, 60, 4))))
+    results["sixd_to_quat_uniform_random"] = timeit(lambda: R.sixd_to_quat(sixd_u))
     results["smooth_clip"] = timeit(lambda: S.smooth_clip(clip, 0.5))
     results["jerk_smooth_363ch"] = timeit(lambda: S.jerk_smooth(channels, lam))
 

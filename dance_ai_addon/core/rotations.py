@@ -48,19 +48,30 @@ def _f64(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-#: Rows per block in the elementwise-heavy conversions. Small blocks keep every temporary in
-#: cache and inside the allocator's reused heap, instead of fresh page-faulted memory per op.
-_CHUNK = 4000
+#: Columns per block in the elementwise-heavy conversions. Every block works in preallocated
+#: component-major scratch rows (``out=`` everywhere), small enough to stay in cache: fresh
+#: arrays per operation would each cost an allocation and, above the allocator's mmap
+#: threshold, page faults.
+_CHUNK = 8192
+#: Scratch rows :func:`_sixd_rows_to_quat` needs.
+_SIXD_SCRATCH = 32
 
 
-def _blockwise(fn, flat: np.ndarray, width: int) -> np.ndarray:
-    """Apply ``fn`` (rows ``(n, k)`` -> ``(n, width)``) to ``flat`` in blocks of _CHUNK rows."""
-    n = flat.shape[0]
-    if n <= _CHUNK:
-        return fn(flat)
-    out = np.empty((n, width), dtype=np.float64)
-    for s in range(0, n, _CHUNK):
-        out[s : s + _CHUNK] = fn(flat[s : s + _CHUNK])
+def _chunked(core, src: np.ndarray, kout: int, n_scratch: int) -> np.ndarray:
+    """Run ``core(in_rows, out_rows, scratch)`` over ``src (N, kin)`` in blocks of _CHUNK rows.
+
+    ``core`` sees each block as component-major views ``(kin, n)`` / ``(kout, n)`` (transposed
+    views, no copies: reading and writing them strided is cheaper than transposing).
+    """
+    n_all = src.shape[0]
+    out = np.empty((n_all, kout), dtype=np.float64)
+    if n_all == 0:
+        return out
+    ch = min(n_all, _CHUNK)
+    ws = np.empty((n_scratch, ch), dtype=np.float64)
+    for s in range(0, n_all, ch):
+        n = min(ch, n_all - s)
+        core(src[s : s + n].T, out[s : s + n].T, ws[:, :n])
     return out
 
 
@@ -153,37 +164,252 @@ def quat_to_matrix(q) -> np.ndarray:
     return m
 
 
-def _quat_from_elements(m00, m01, m02, m10, m11, m12, m20, m21, m22) -> np.ndarray:
-    """Shepperd's method on contiguous flat arrays of matrix elements; returns ``(N, 4)``, w >= 0.
+def _shepperd_rows(m: np.ndarray, q: np.ndarray, ws: np.ndarray, renorm: bool) -> None:
+    """Shepperd's method on component-major matrix rows ``m (9, n)`` (m00, m01, ..., m22) into
+    ``q (4, n)``, ``w >= 0``; ``ws``: at least 14 scratch rows.
 
-    Each of the 4 branches divides by the largest of |w|, |x|, |y|, |z| (up to a factor), so no
-    branch ever loses precision. Branches are selected with 0/1 masks: no Python loop, no
-    gathers, only contiguous elementwise work.
+    Each of the 4 branches divides by the largest of |w|, |x|, |y|, |z| (up to a factor), so
+    none loses precision near 180°. The branch is picked by two pairwise comparisons and one
+    between the winners (``t0 >= t1 <=> m11 + m22 >= 0``, ``t2 >= t3 <=> m11 >= m22``, ties go
+    to w, x, y, z in that order) and applied with 0/1 float masks: a masked sum is exact and
+    several times cheaper than ``np.where`` on unpredictable masks.
     """
-    t0 = m00 + m11 + m22
-    t1 = m00 - m11 - m22
-    t2 = m11 - m00 - m22
-    t3 = m22 - m00 - m11
-    b0 = (t0 >= t1) & (t0 >= t2) & (t0 >= t3)
-    b1 = ~b0 & (t1 >= t2) & (t1 >= t3)
-    b2 = ~(b0 | b1) & (t2 >= t3)
-    b3 = ~(b0 | b1 | b2)
-    # 0/1 float masks: a masked sum is several times cheaper than nested np.where
-    f0, f1, f2, f3 = (b.astype(np.float64) for b in (b0, b1, b2, b3))
-    r = 1.0 + (t0 * f0 + t1 * f1 + t2 * f2 + t3 * f3)
-    d21, s21 = m21 - m12, m21 + m12
-    d02, s02 = m02 - m20, m02 + m20
-    d10, s10 = m10 - m01, m10 + m01
-    q = np.empty((4,) + np.shape(m00), dtype=np.float64)
-    q[0] = r * f0 + d21 * f1 + d02 * f2 + d10 * f3
-    q[1] = d21 * f0 + r * f1 + s10 * f2 + s02 * f3
-    q[2] = d02 * f0 + s10 * f1 + r * f2 + s21 * f3
-    q[3] = d10 * f0 + s02 * f1 + s21 * f2 + r * f3
-    n = np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
-    # 1/|q| carrying the sign of w, so that w >= 0 afterwards
-    inv = np.copysign(1.0 / np.maximum(n, 1e-300), q[0])
-    q *= inv
-    return np.ascontiguousarray(q.T)
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
+    g, h, f0, f1, f2, f3, r, d21, s21, d02, s02, d10, s10, t = ws[:14]
+    np.add(m11, m22, out=g)
+    np.subtract(m11, m22, out=h)
+    np.greater_equal(g, 0.0, out=f2)  # fA: w beats x
+    np.greater_equal(h, 0.0, out=f3)  # fB: y beats z
+    np.abs(g, out=g)
+    np.abs(h, out=h)
+    np.add(m00, g, out=g)  # tA = max(t0, t1)
+    np.subtract(h, m00, out=h)  # tB = max(t2, t3)
+    np.greater_equal(g, h, out=f1)  # fAB: the w/x winner beats the y/z winner
+    np.maximum(g, h, out=r)
+    r += 1.0  # 1 + the largest t_k = 4 q_k^2 of the chosen branch
+    np.multiply(f2, f1, out=f0)  # w
+    np.subtract(f1, f0, out=f1)  # x
+    np.subtract(1.0, f0, out=t)
+    np.subtract(t, f1, out=t)  # not (w or x)
+    np.multiply(f3, t, out=f2)  # y
+    np.subtract(t, f2, out=f3)  # z
+    np.subtract(m21, m12, out=d21)
+    np.add(m21, m12, out=s21)
+    np.subtract(m02, m20, out=d02)
+    np.add(m02, m20, out=s02)
+    np.subtract(m10, m01, out=d10)
+    np.add(m10, m01, out=s10)
+    for qc, (c0, c1, c2, c3) in zip(
+        q, ((r, d21, d02, d10), (d21, r, s10, s02), (d02, s10, r, s21), (d10, s02, s21, r))
+    ):
+        np.multiply(c0, f0, out=qc)
+        np.multiply(c1, f1, out=t)
+        qc += t
+        np.multiply(c2, f2, out=t)
+        qc += t
+        np.multiply(c3, f3, out=t)
+        qc += t
+    _finish(q, r, t, renorm)
+
+
+def _finish(q: np.ndarray, r: np.ndarray, t: np.ndarray, renorm: bool) -> None:
+    """Scale the chosen branch vector ``q`` (= 4 q_k q, with 4 q_k^2 = r) to unit length, w >= 0.
+
+    ``renorm=False`` uses ``|4 q_k q| = 2 sqrt(r)``, exact for orthonormal input; ``True`` divides
+    by the actual norm (input matrices that are not quite orthonormal still give unit output).
+    """
+    if renorm:
+        np.multiply(q[0], q[0], out=t)
+        for k in (1, 2, 3):
+            np.multiply(q[k], q[k], out=r)
+            t += r
+        np.sqrt(t, out=t)
+        np.maximum(t, 1e-300, out=t)
+        np.divide(1.0, t, out=t)
+    else:
+        np.sqrt(r, out=t)
+        np.divide(0.5, t, out=t)
+    np.copysign(t, q[0], out=t)  # 1/|q| carrying the sign of w, so that w >= 0 afterwards
+    np.multiply(q, t, out=q)
+
+
+def _sixd_rows_to_matrix_rows(a: np.ndarray, m: np.ndarray, ws: np.ndarray) -> None:
+    """Gram-Schmidt on component-major 6D rows ``a (6, n)`` into matrix rows ``m (9, n)``
+    (m00, m01, ..., m22); ``ws``: at least 2 scratch rows."""
+    a1x, a1y, a1z, a2x, a2y, a2z = a
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
+    s, t = ws[0], ws[1]
+    np.multiply(a1x, a1x, out=s)
+    np.multiply(a1y, a1y, out=t)
+    s += t
+    np.multiply(a1z, a1z, out=t)
+    s += t
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    np.multiply(a1x, s, out=m00)  # b1 = first column
+    np.multiply(a1y, s, out=m10)
+    np.multiply(a1z, s, out=m20)
+    np.multiply(m00, a2x, out=s)  # p = b1 . a2
+    np.multiply(m10, a2y, out=t)
+    s += t
+    np.multiply(m20, a2z, out=t)
+    s += t
+    np.multiply(m00, s, out=m01)  # a2 - p b1
+    np.subtract(a2x, m01, out=m01)
+    np.multiply(m10, s, out=m11)
+    np.subtract(a2y, m11, out=m11)
+    np.multiply(m20, s, out=m21)
+    np.subtract(a2z, m21, out=m21)
+    np.multiply(m01, m01, out=s)
+    np.multiply(m11, m11, out=t)
+    s += t
+    np.multiply(m21, m21, out=t)
+    s += t
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    m01 *= s  # b2 = second column
+    m11 *= s
+    m21 *= s
+    np.multiply(m10, m21, out=m02)  # b3 = b1 x b2
+    np.multiply(m20, m11, out=t)
+    m02 -= t
+    np.multiply(m20, m01, out=m12)
+    np.multiply(m00, m21, out=t)
+    m12 -= t
+    np.multiply(m00, m11, out=m22)
+    np.multiply(m10, m01, out=t)
+    m22 -= t
+
+
+def _sixd_rows_to_quat(a: np.ndarray, q: np.ndarray, ws: np.ndarray) -> None:
+    """6D rows ``a (6, n)`` -> quaternion rows ``q (4, n)`` (``w >= 0``); ``ws``: _SIXD_SCRATCH
+    scratch rows.
+
+    Gram-Schmidt gives the columns b1, b2 (b3 = b1 x b2). For the w branch of Shepperd's method
+    the matrix is never built: with ``u = 1 + b1x``, ``v = 1 + b2y`` the branch vector
+    ``(1 + tr, m21 - m12, m02 - m20, m10 - m01)`` is ``(u v - b1y b2x, b2z u - b1z b2x,
+    b1y b2z - b1z v, b1y - b2x)``. It is used wherever ``1 + tr >= 1`` (``w >= 1/2``, rotations
+    up to 120°: as precise as the largest-component choice); the other columns, if any, go
+    through the full matrix and 4-branch selection.
+    """
+    a1, a2 = a[:3], a[3:]
+    n = a.shape[1]
+    b1, b2, sq = ws[0:3], ws[3:6], ws[11:14]
+    b1x, b1y, b1z = b1
+    b2x, b2y, b2z = b2
+    s, t = ws[6], ws[7]
+    # (3, n) operations: one call per step for all three components
+    np.multiply(a1, a1, out=sq)
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    np.multiply(a1, s, out=b1)
+    np.multiply(b1, a2, out=sq)  # p = b1 . a2
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.multiply(b1, s, out=b2)  # a2 - p b1
+    np.subtract(a2, b2, out=b2)
+    np.multiply(b2, b2, out=sq)
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    b2 *= s
+    qb = ws[14:18]  # contiguous rows; the (possibly strided) output is written once
+    q0, q1, q2, q3 = qb
+    np.add(b1x, 1.0, out=s)  # u
+    np.add(b2y, 1.0, out=t)  # v
+    np.multiply(s, t, out=q0)
+    np.multiply(b1y, b2x, out=q3)
+    q0 -= q3  # 1 + trace = 4 w^2
+    bad = q0 < 1.0
+    n_bad = int(np.count_nonzero(bad))
+    if 4 * n_bad > n:  # mostly large rotations: masks over everything beat gathers
+        m02, m12, m22 = ws[8:11]  # b3 = b1 x b2
+        np.multiply(b1y, b2z, out=m02)
+        np.multiply(b1z, b2y, out=t)
+        m02 -= t
+        np.multiply(b1z, b2x, out=m12)
+        np.multiply(b1x, b2z, out=t)
+        m12 -= t
+        np.multiply(b1x, b2y, out=m22)
+        np.multiply(b1y, b2x, out=t)
+        m22 -= t
+        m = (b1x, b2x, m02, b1y, b2y, m12, b1z, b2z, m22)
+        _shepperd_rows(m, qb, ws[18:32], renorm=False)
+        np.copyto(q, qb)
+        return
+    np.multiply(b2z, s, out=q1)
+    np.multiply(b1z, b2x, out=q3)
+    q1 -= q3
+    np.multiply(b1y, b2z, out=q2)
+    np.multiply(b1z, t, out=q3)
+    q2 -= q3
+    np.subtract(b1y, b2x, out=q3)
+    if n_bad:
+        np.maximum(q0, 1.0, out=s)  # keeps sqrt finite; these columns are redone below
+        np.sqrt(s, out=s)
+    else:
+        np.sqrt(q0, out=s)
+    np.divide(0.5, s, out=s)
+    np.multiply(qb, s, out=q)
+    if n_bad:
+        idx = np.flatnonzero(bad)
+        sub_a = a[:, idx]
+        sub_m = np.empty((9, idx.size), dtype=np.float64)
+        sub_ws = np.empty((14, idx.size), dtype=np.float64)
+        _sixd_rows_to_matrix_rows(sub_a, sub_m, sub_ws)
+        sub_q = np.empty((4, idx.size), dtype=np.float64)
+        _shepperd_rows(sub_m, sub_q, sub_ws, renorm=False)
+        q[:, idx] = sub_q
+
+
+def _quat_rows_to_sixd(q: np.ndarray, d: np.ndarray, ws: np.ndarray) -> None:
+    """Component-major quaternion rows ``q (4, n)`` -> 6D rows ``d (6, n)``; 5 scratch rows.
+
+    Non-unit input is handled by scaling with ``2 / |q|^2`` (0 for zero quaternions, which so
+    map to the identity) instead of normalising first.
+    """
+    w, x, y, z = q
+    sc, xs, ys, zs, t = ws[:5]
+    np.multiply(w, w, out=sc)
+    for c in (x, y, z):
+        np.multiply(c, c, out=t)
+        sc += t
+    tiny = float(sc.min()) <= _EPS
+    if tiny:
+        zero = sc <= _EPS
+        np.maximum(sc, _EPS, out=sc)
+    np.divide(2.0, sc, out=sc)
+    if tiny:
+        sc[zero] = 0.0
+    np.multiply(x, sc, out=xs)
+    np.multiply(y, sc, out=ys)
+    np.multiply(z, sc, out=zs)
+    d0, d1, d2, d3, d4, d5 = d
+    # d0 = 1 - (yy + zz), d4 = 1 - (xx + zz)
+    np.multiply(z, zs, out=t)
+    np.multiply(y, ys, out=d0)
+    d0 += t
+    np.subtract(1.0, d0, out=d0)
+    np.multiply(x, xs, out=d4)
+    d4 += t
+    np.subtract(1.0, d4, out=d4)
+    np.multiply(w, zs, out=t)  # wz
+    np.multiply(x, ys, out=d1)  # xy
+    np.subtract(d1, t, out=d3)
+    d1 += t
+    np.multiply(w, ys, out=t)  # wy
+    np.multiply(x, zs, out=d2)  # xz
+    d2 -= t
+    np.multiply(w, xs, out=t)  # wx
+    np.multiply(y, zs, out=d5)  # yz
+    d5 += t
 
 
 def matrix_to_quat(m) -> np.ndarray:
@@ -194,10 +420,12 @@ def matrix_to_quat(m) -> np.ndarray:
     """
     m = _f64(m)
 
-    def block(f: np.ndarray) -> np.ndarray:
-        return _quat_from_elements(*np.ascontiguousarray(f.T))  # 9 contiguous rows
+    def core(rows: np.ndarray, q: np.ndarray, ws: np.ndarray) -> None:
+        # always the full branch selection (no w-only fast path): for input that is not quite
+        # orthonormal the branches differ slightly, and this keeps the largest-component choice
+        _shepperd_rows(rows, q, ws, renorm=True)
 
-    return _blockwise(block, m.reshape(-1, 9), 4).reshape(m.shape[:-2] + (4,))
+    return _chunked(core, m.reshape(-1, 9), 4, 14).reshape(m.shape[:-2] + (4,))
 
 
 def _axis_quat(axis: int, angle: np.ndarray) -> np.ndarray:
@@ -335,35 +563,14 @@ def quat_to_sixd(q) -> np.ndarray:
     Non-unit input is handled by scaling with ``2 / |q|^2`` instead of normalising first.
     """
     q = _f64(q)
-    return _blockwise(_quat_to_sixd_block, q.reshape(-1, 4), 6).reshape(q.shape[:-1] + (6,))
-
-
-def _quat_to_sixd_block(f: np.ndarray) -> np.ndarray:
-    w, x, y, z = np.ascontiguousarray(f.T)
-    n2 = w * w + x * x + y * y + z * z
-    sc = np.where(n2 > _EPS, 2.0 / np.where(n2 > _EPS, n2, 1.0), 0.0)
-    out = np.empty((w.shape[0], 6), dtype=np.float64)
-    xs, ys, zs = x * sc, y * sc, z * sc
-    xx, yy, zz = x * xs, y * ys, z * zs
-    xy, xz, yz = x * ys, x * zs, y * zs
-    wx, wy, wz = w * xs, w * ys, w * zs
-    out[:, 0] = 1.0 - (yy + zz)
-    out[:, 1] = xy + wz
-    out[:, 2] = xz - wy
-    out[:, 3] = xy - wz
-    out[:, 4] = 1.0 - (xx + zz)
-    out[:, 5] = yz + wx
-    return out
+    return _chunked(_quat_rows_to_sixd, q.reshape(-1, 4), 6, 5).reshape(q.shape[:-1] + (6,))
 
 
 def sixd_to_quat(d) -> np.ndarray:
-    """Quaternions (w >= 0) from 6D vectors (Gram-Schmidt, then Shepperd), no matrix built."""
+    """Quaternions (w >= 0) from 6D vectors (Gram-Schmidt, then Shepperd), no matrix stack."""
     d = _f64(d)
-
-    def block(f: np.ndarray) -> np.ndarray:
-        return _quat_from_elements(*_sixd_columns(np.ascontiguousarray(f.T)))
-
-    return _blockwise(block, d.reshape(-1, 6), 4).reshape(d.shape[:-1] + (4,))
+    out = _chunked(_sixd_rows_to_quat, d.reshape(-1, 6), 4, _SIXD_SCRATCH)
+    return out.reshape(d.shape[:-1] + (4,))
 
 
 def quat_continuity(q, axis: int = 0) -> np.ndarray:

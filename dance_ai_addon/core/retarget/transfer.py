@@ -34,6 +34,7 @@ from ..rotations import (
     quat_identity,
     quat_mul,
     quat_normalize,
+    sixd_to_quat,
 )
 from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS, Skeleton, forward_kinematics, smpl24_skeleton
 from .mapping import BoneMapping, check_required
@@ -721,31 +722,9 @@ def _smooth_driven(
 
 
 def _sixd_to_quat_cm(d: np.ndarray) -> np.ndarray:
-    """Component-major 6D ``(6, ...)`` -> quaternions ``(4, ...)``: Gram-Schmidt, then
-    Shepperd's method (the branch with the largest diagonal term), any sign."""
-    a1, a2 = d[:3], d[3:]
-    b1 = a1 / np.maximum(np.sqrt(np.einsum("i...,i...->...", a1, a1)), 1e-12)
-    a2 = a2 - np.einsum("i...,i...->...", b1, a2) * b1
-    b2 = a2 / np.maximum(np.sqrt(np.einsum("i...,i...->...", a2, a2)), 1e-12)
-    m00, m10, m20 = b1
-    m01, m11, m21 = b2
-    m02 = m10 * m21 - m20 * m11
-    m12 = m20 * m01 - m00 * m21
-    m22 = m00 * m11 - m10 * m01
-    t = np.stack(
-        [1.0 + m00 + m11 + m22, 1.0 + m00 - m11 - m22, 1.0 - m00 + m11 - m22, 1.0 - m00 - m11 + m22]
-    )
-    k = np.argmax(t, axis=0)
-    d21, s21 = m21 - m12, m21 + m12
-    d02, s02 = m02 - m20, m02 + m20
-    d10, s10 = m10 - m01, m10 + m01
-    scale = 0.5 / np.sqrt(np.choose(k, t))
-    q = np.empty((4,) + k.shape)
-    q[0] = np.choose(k, (t[0], d21, d02, d10)) * scale
-    q[1] = np.choose(k, (d21, t[1], s10, s02)) * scale
-    q[2] = np.choose(k, (d02, s10, t[2], s21)) * scale
-    q[3] = np.choose(k, (d10, s02, s21, t[3])) * scale
-    return q
+    """Component-major 6D ``(6, ...)`` -> quaternions ``(4, ...)`` (w >= 0): the public
+    :func:`sixd_to_quat` on the transposed view, which works on unit-stride component rows."""
+    return sixd_to_quat(d.reshape(6, -1).T).T.reshape((4,) + d.shape[1:])
 
 
 def retarget(
