@@ -555,7 +555,12 @@ class Engine(abc.ABC):
         noise: np.ndarray,
         beat: np.ndarray | None,
     ) -> dict[str, np.ndarray]:
-        """Check and convert the window inputs to float32 ``(1, ...)`` arrays keyed by name."""
+        """Check and convert the window inputs to float32 ``(1, ...)`` arrays keyed by name.
+
+        Every backend's ``run_window`` starts here, so a closed engine is refused in one place.
+        """
+        if self.closed:
+            raise EngineError(f"{display_name(self.path)}: the engine was closed")
         given = {"history": history, "style": style, "noise": noise, "beat": beat}
         out = {}
         for name, shape in self.input_shapes().items():

@@ -199,8 +199,6 @@ class OnnxEngine(Engine):
         noise: np.ndarray,
         beat: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        if self.closed:
-            raise EngineError(f"{display_name(self.path)}: the engine was closed")
         given = self.prepare_inputs(history, style, noise, beat)
         for n, buf in self._inputs.items():
             np.copyto(buf, given[n])

@@ -367,8 +367,6 @@ class TensorRTEngine(Engine):
         noise: np.ndarray,
         beat: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        if self.closed:
-            raise EngineError(f"{display_name(self.path)}: the engine was closed")
         cuda = self._cuda
         given = self.prepare_inputs(history, style, noise, beat)
         self._cu_ctx.push()
