@@ -1,0 +1,216 @@
+"""The dance network, its differentiable FK and the training loop, on small real tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dance_ai_addon.core.engines.features import decode_features  # noqa: E402
+from dance_ai_addon.core.rotations import sixd_to_matrix as np_sixd_to_matrix  # noqa: E402
+from dance_ai_addon.core.skeleton import forward_kinematics, smpl24_skeleton  # noqa: E402
+from tests.training.synthetic import synthetic_dataset  # noqa: E402
+from training.fk_torch import SkeletonFK, sixd_to_matrix  # noqa: E402
+from training.model import (  # noqa: E402
+    DanceCVAE,
+    ExportWrapper,
+    ModelConfig,
+    kl_divergence,
+    project_features,
+)
+from training.train import (  # noqa: E402
+    Batcher,
+    TrainConfig,
+    initial_history,
+    load_training_data,
+    load_weights,
+    save_weights,
+    sequence_starts,
+    train,
+)
+
+SMALL = dict(channels=32, blocks=2, hist_hidden=64, enc_channels=32, latent=8)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return synthetic_dataset(tmp_path_factory.mktemp("data") / "dataset.npz")
+
+
+@pytest.fixture(scope="module")
+def data(dataset):
+    return load_training_data(dataset)
+
+
+def test_sixd_matches_core():
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=(50, 6))
+    ours = sixd_to_matrix(torch.from_numpy(d)).numpy()
+    np.testing.assert_allclose(ours, np_sixd_to_matrix(d), atol=1e-10)
+
+
+def test_fk_matches_core_decode_and_fk(data):
+    """Torch FK of features == core decode_features + forward_kinematics (positions in m)."""
+    skel = smpl24_skeleton()
+    feats = data.features[:90].astype(np.float64)
+    clip = decode_features(feats, skel, 30.0)
+    ref, _ = forward_kinematics(skel, clip.rotations, clip.root_positions)
+    fk = SkeletonFK(skel).double()
+    world = fk.world_positions(torch.from_numpy(feats)).numpy()
+    np.testing.assert_allclose(world, ref, atol=1e-6)
+    local = fk.local_positions(torch.from_numpy(feats)).numpy()
+    # the local pose is the world pose seen from the pelvis's heading frame: same heights,
+    # same joint-to-joint distances
+    np.testing.assert_allclose(local[..., 1], ref[..., 1], atol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(local[:, 15] - local[:, 7], axis=-1),
+        np.linalg.norm(ref[:, 15] - ref[:, 7], axis=-1),
+        atol=1e-6,
+    )
+
+
+def test_fk_has_gradients():
+    fk = SkeletonFK(smpl24_skeleton())
+    f = torch.randn(2, 5, 148, requires_grad=True)
+    fk.world_positions(f).square().sum().backward()
+    assert f.grad is not None and torch.isfinite(f.grad).all() and f.grad.abs().sum() > 0
+
+
+def test_decoder_shapes_and_latent_matters():
+    torch.manual_seed(0)
+    cfg = ModelConfig(style=8, **SMALL)
+    model = DanceCVAE(cfg)
+    for p in model.out.parameters():  # make the output layer non-trivial
+        torch.nn.init.normal_(p, std=0.1)
+    hist = torch.randn(3, cfg.history, cfg.features)
+    style, beat = torch.rand(3, cfg.style), torch.randn(3, cfg.window, 2)
+    z1, z2 = torch.randn(3, cfg.latent), torch.randn(3, cfg.latent)
+    with torch.no_grad():
+        a = model.decode(hist, style, beat, z1)
+        b = model.decode(hist, style, beat, z2)
+        win = torch.randn(3, cfg.window, cfg.features)
+        mu, logvar = model.encode(hist, win, style, beat)
+    assert a.shape == (3, cfg.window, cfg.features)
+    assert mu.shape == logvar.shape == (3, cfg.latent)
+    assert (a - b).abs().max() > 1e-4  # the latent changes the motion: it is generative
+
+
+def test_export_wrapper_bakes_normalisation():
+    torch.manual_seed(0)
+    cfg = ModelConfig(style=8, **SMALL)
+    model = DanceCVAE(cfg).eval()
+    mean, std = torch.randn(cfg.features), torch.rand(cfg.features) + 0.5
+    wrap = ExportWrapper(model, mean, std)
+    hist = torch.randn(2, cfg.history, cfg.features)
+    style, noise, beat = (
+        torch.rand(2, 8),
+        torch.randn(2, cfg.window, cfg.latent),
+        torch.randn(2, cfg.window, 2),
+    )
+    with torch.no_grad():
+        raw = wrap(hist, style, noise, beat)
+        hist_n = (hist - mean) / std
+        mu_p, logvar_p = model.prior(hist_n, style)
+        z = mu_p + torch.exp(0.5 * logvar_p) * noise[:, 0]
+        ref = model.decode(hist_n, style, beat, z) * std + mean
+    torch.testing.assert_close(raw, project_features(ref, wrap.root_lo, wrap.root_hi))
+
+
+def test_projection_gives_valid_bounded_features():
+    """Whatever the network emits, the exported output is a valid feature frame."""
+    raw = torch.randn(2, 5, 148) * 50.0
+    lo, hi = torch.tensor([0.5, -0.1, -0.1, -0.3]), torch.tensor([1.2, 0.1, 0.1, 0.3])
+    out = project_features(raw, lo.view(1, 1, 4), hi.view(1, 1, 4))
+    assert torch.all(out[..., :4] >= lo) and torch.all(out[..., :4] <= hi)
+    six = out[..., 4:].reshape(2, 5, 24, 6)
+    b1, b2 = six[..., :3], six[..., 3:]
+    torch.testing.assert_close(b1.norm(dim=-1), torch.ones(2, 5, 24))
+    torch.testing.assert_close(b2.norm(dim=-1), torch.ones(2, 5, 24))
+    assert (b1 * b2).sum(-1).abs().max() < 1e-5
+    # valid features pass through unchanged
+    again = project_features(out, lo.view(1, 1, 4), hi.view(1, 1, 4))
+    torch.testing.assert_close(again, out)
+
+
+def test_kl_free_bits_floor():
+    mu = torch.zeros(4, 3, requires_grad=True)
+    logvar = torch.zeros(4, 3, requires_grad=True)
+    kl = kl_divergence(mu, logvar, free_bits=0.5)
+    assert kl.item() == pytest.approx(1.5)  # three dims at the floor
+    kl.backward()
+    assert mu.grad.abs().sum() == 0  # below the floor: no pressure towards the prior
+    mu2 = torch.full((4, 3), 3.0)
+    assert kl_divergence(mu2, torch.zeros(4, 3), 0.5).item() == pytest.approx(13.5)
+    # against the learned prior: zero when q == p, and the closed form for different variances
+    lv = torch.randn(4, 3)
+    assert kl_divergence(mu2, lv, 0.0, mu2, lv).item() == pytest.approx(0.0, abs=1e-6)
+    got = kl_divergence(
+        torch.zeros(1, 1),
+        torch.zeros(1, 1),
+        0.0,
+        torch.ones(1, 1),
+        torch.full((1, 1), float(np.log(4.0))),
+    )
+    want = 0.5 * (np.log(4.0) + (1.0 + 1.0) / 4.0 - 1.0)
+    assert got.item() == pytest.approx(want, rel=1e-5)
+
+
+def test_sequences_stay_inside_one_take_and_split(data):
+    starts = sequence_starts(data, 76, train=True)
+    assert starts.size > 0
+    ends = starts + 75
+    assert np.all(data.take_id[starts] == data.take_id[ends])
+    assert np.all(data.frame_split[starts])
+    held = sequence_starts(data, 76, train=False)
+    assert not np.intersect1d(data.take_id[starts], data.take_id[held]).size
+
+
+def test_batcher_style_vectors(data):
+    mcfg = ModelConfig(features=148, style=data.style_size, **SMALL)
+    b = Batcher(data, mcfg, TrainConfig(), train=True)
+    batch = b.sample(np.random.default_rng(0), 8)
+    assert batch["x"].shape == (8, b.length, 148)
+    assert batch["style"].shape == (8, 3, data.style_size)
+    onehot = batch["style"][..., : len(data.style_names)]
+    assert torch.all(onehot.sum(-1) == 1)
+    assert torch.allclose(batch["beat"].norm(dim=-1), torch.ones(8, b.length), atol=1e-5)
+
+
+def test_initial_history_is_real_contiguous_motion(data):
+    h = initial_history(data, 12)
+    assert h.shape == (12, 148)
+    # it is a run of 12 consecutive frames of one training take
+    idx = np.flatnonzero(np.all(np.isclose(data.features, h[0].astype(np.float32)), axis=1))
+    assert idx.size >= 1
+    i = idx[0]
+    np.testing.assert_allclose(data.features[i : i + 12], h, atol=1e-6)
+    assert data.frame_split[i] and data.take_id[i] == data.take_id[i + 11]
+
+
+@pytest.mark.slow
+def test_training_reduces_loss_and_is_reproducible(data, tmp_path):
+    """A short run learns (training losses drop), and the seed fixes the result."""
+    mcfg = ModelConfig(features=148, style=data.style_size, **SMALL)
+    cfg = TrainConfig(steps=60, epoch_steps=20, batch=16, own_max=0.0)
+    model, rows = train(data, mcfg, cfg, tmp_path / "log.csv", verbose=False)
+    assert len(rows) == 3
+    assert rows[-1]["pos"] < rows[0]["pos"]
+    assert "val_rec" in rows[-1]  # held-out windows are scored every epoch
+    text = (tmp_path / "log.csv").read_text().splitlines()
+    assert text[0].startswith("epoch,step,") and len(text) == 4
+    model2, _ = train(data, mcfg, cfg, None, verbose=False)
+    for (k, a), (_, b) in zip(model.state_dict().items(), model2.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=k)
+    # weights round-trip through a pickle-free npz
+    save_weights(tmp_path / "w.npz", model, data.mean, data.std)
+    loaded, mean, std = load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(mean, data.mean)
+    hist = torch.randn(2, mcfg.history, 148)
+    style, beat, z = torch.rand(2, data.style_size), torch.randn(2, 24, 2), torch.randn(2, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.decode(hist, style, beat, z), loaded.decode(hist, style, beat, z)
+        )

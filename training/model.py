@@ -1,0 +1,254 @@
+"""The default dance engine's network: an autoregressive conditional VAE over windows.
+
+One step maps the previous ``H`` frames of motion features (``root_heading_v1``), a style vector
+``S`` (category weights + continuous descriptors) and per-frame beat features ``(sin, cos)`` of the
+next ``W`` frames to those ``W`` frames. A per-window latent ``z`` (``Z`` numbers) carries what the
+conditioning leaves open (which step, which arm, how big), which is what keeps it generative: the
+decoder cannot lower its loss by averaging over moves, because the encoder tells it which move the
+training window made.
+
+- ``encode`` (training only): q(z | history, window, style, beat), a strided 1-D conv net.
+- ``decode``: p(window | history, style, beat, z), a 1-D conv net over the ``H + W`` frames
+  (history frames embedded from their features, window frames from the context), so the frames
+  right after the seam see the frames right before it. It predicts the window in normalised
+  feature units as an offset from the last history frame.
+- ``prior``: a learned conditional prior p(z | history, style) (an MLP giving mean and
+  log-variance), trained by the KL term, so generation samples the latents the decoder knows.
+- :class:`ExportWrapper` is what goes into the ONNX file: raw features in, raw features out (the
+  normalisation is baked in), ``z = mu_p + sigma_p * noise[:, 0, :]`` (the runtime's
+  standard-normal noise for the window's first frame; the other frames' noise is not read), and
+  the output is projected onto valid features (:func:`project_features`).
+
+Only Conv1d, Linear, SiLU, Sigmoid, Exp, Clip, elementwise ops, Concat, Slice, Reshape and
+Transpose reach the graph: operators both ONNX Runtime and TensorRT 10 build at opset 17 with
+static shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["ModelConfig", "DanceCVAE", "ExportWrapper", "kl_divergence", "project_features"]
+
+
+@dataclass
+class ModelConfig:
+    """Shapes and widths; saved next to the weights so export rebuilds the same network."""
+
+    features: int = 148
+    history: int = 12
+    window: int = 24
+    style: int = 8
+    latent: int = 32
+    channels: int = 160
+    blocks: int = 4
+    kernel: int = 5
+    hist_hidden: int = 384
+    enc_channels: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _ResBlock(nn.Module):
+    """Conv -> FiLM(context) -> SiLU -> Conv, residual. No normalisation layers (export-simple)."""
+
+    def __init__(self, channels: int, kernel: int, ctx: int):
+        super().__init__()
+        pad = kernel // 2
+        self.conv1 = nn.Conv1d(channels, channels, kernel, padding=pad)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=pad)
+        self.film = nn.Linear(ctx, 2 * channels)
+        self.act = nn.SiLU()
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        nn.init.normal_(self.conv2.weight, std=1e-3)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(self.act(x))
+        scale, shift = self.film(ctx).unsqueeze(-1).chunk(2, dim=1)
+        h = h * (1.0 + scale) + shift
+        h = self.conv2(self.act(h))
+        return x + h
+
+
+class DanceCVAE(nn.Module):
+    """Encoder + decoder; all tensors in normalised feature units (see :class:`ExportWrapper`)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, f, h, w = cfg.channels, cfg.features, cfg.history, cfg.window
+        ctx = cfg.hist_hidden + cfg.latent + 64
+        # decoder
+        hh = cfg.hist_hidden
+        self.hist_mlp = nn.Sequential(nn.Linear(h * f, hh), nn.SiLU(), nn.Linear(hh, hh))
+        self.style_mlp = nn.Sequential(nn.Linear(cfg.style, 64), nn.SiLU(), nn.Linear(64, 64))
+        self.frame_in = nn.Linear(f, c)
+        self.ctx_in = nn.Linear(ctx, c)
+        self.beat_in = nn.Linear(2, c)
+        self.pos = nn.Parameter(torch.randn(1, c, h + w) * 0.02)
+        self.blocks = nn.ModuleList([_ResBlock(c, cfg.kernel, ctx) for _ in range(cfg.blocks)])
+        # learned conditional prior p(z | history, style): z = mu + sigma * noise at generation
+        self.prior_head = nn.Sequential(
+            nn.Linear(cfg.hist_hidden + 64, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
+        )
+        nn.init.zeros_(self.prior_head[2].weight)
+        nn.init.zeros_(self.prior_head[2].bias)
+        self.out = nn.Conv1d(c, f, 1)
+        nn.init.normal_(self.out.weight, std=1e-3)
+        nn.init.zeros_(self.out.bias)
+        # encoder (training only)
+        e = cfg.enc_channels
+        self.enc_in = nn.Conv1d(f + 2, e, 3, padding=1)
+        self.enc_convs = nn.Sequential(
+            nn.SiLU(),
+            nn.Conv1d(e, e, 4, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv1d(e, e, 4, stride=2, padding=1),
+            nn.SiLU(),
+        )
+        self.enc_head = nn.Sequential(
+            nn.Linear(e * 2 + 64, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
+        )
+
+    # ------------------------------------------------------------------ encoder
+    def encode(
+        self, hist: torch.Tensor, window: torch.Tensor, style: torch.Tensor, beat: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance ``(B, Z)`` of a training window."""
+        seq = torch.cat([hist, window], dim=1)  # (B, H+W, F)
+        b = torch.cat([torch.zeros_like(beat[:, :1]).expand(-1, hist.shape[1], -1), beat], dim=1)
+        x = torch.cat([seq, b], dim=-1).transpose(1, 2)
+        x = self.enc_convs(self.enc_in(x))
+        pooled = torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=-1)
+        mu, logvar = self.enc_head(torch.cat([pooled, self.style_mlp(style)], dim=-1)).chunk(2, -1)
+        return mu, logvar.clamp(-8.0, 4.0)
+
+    # ------------------------------------------------------------------ prior
+    def prior(self, hist: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conditional prior mean and log-variance ``(B, Z)`` given history and style."""
+        n_b = hist.shape[0]
+        hist_ctx = self.hist_mlp(hist.reshape(n_b, self.cfg.history * self.cfg.features))
+        mu, logvar = self.prior_head(torch.cat([hist_ctx, self.style_mlp(style)], -1)).chunk(2, -1)
+        return mu, logvar.clamp(-8.0, 4.0)
+
+    def sample(
+        self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """Generation: z from the conditional prior driven by standard-normal ``noise (B, Z)``."""
+        mu, logvar = self.prior(hist, style)
+        return self.decode(hist, style, beat, mu + torch.exp(0.5 * logvar) * noise)
+
+    # ------------------------------------------------------------------ decoder
+    def decode(
+        self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        """The next ``W`` frames ``(B, W, F)`` (normalised units)."""
+        cfg = self.cfg
+        n_b = hist.shape[0]
+        hist_ctx = self.hist_mlp(hist.reshape(n_b, cfg.history * cfg.features))
+        ctx = torch.cat([hist_ctx, self.style_mlp(style), z], dim=-1)
+        hist_tokens = self.frame_in(hist)  # (B, H, C)
+        win_tokens = self.ctx_in(ctx).unsqueeze(1) + self.beat_in(beat)  # (B, W, C)
+        x = torch.cat([hist_tokens, win_tokens], dim=1).transpose(1, 2) + self.pos
+        for blk in self.blocks:
+            x = blk(x, ctx)
+        delta = self.out(x[:, :, cfg.history :]).transpose(1, 2)
+        return hist[:, -1:, :] + delta
+
+    def forward(
+        self,
+        hist: torch.Tensor,
+        window: torch.Tensor,
+        style: torch.Tensor,
+        beat: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """Training pass: reconstruction (B, W, F), posterior and prior (mean, log-variance)."""
+        mu, logvar = self.encode(hist, window, style, beat)
+        mu_p, logvar_p = self.prior(hist, style)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.decode(hist, style, beat, z), mu, logvar, mu_p, logvar_p
+
+
+def kl_divergence(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    free_bits: float,
+    mu_p: torch.Tensor | None = None,
+    logvar_p: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """KL(q || p) per sample summed over dims, each dim floored at ``free_bits`` nats.
+
+    ``p`` is N(mu_p, exp(logvar_p)) (the learned conditional prior), N(0, I) when not given. The
+    floor is applied to the batch mean of each dimension, so dims below it get no gradient
+    (they are free to carry information) -- the usual guard against posterior collapse.
+    """
+    if mu_p is None:
+        mu_p = torch.zeros_like(mu)
+    if logvar_p is None:
+        logvar_p = torch.zeros_like(logvar)
+    kl = 0.5 * (
+        logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1.0
+    )  # (B, Z)
+    per_dim = kl.mean(dim=0)
+    return torch.clamp(per_dim, min=free_bits).sum()
+
+
+def project_features(
+    raw: torch.Tensor, root_lo: torch.Tensor, root_hi: torch.Tensor
+) -> torch.Tensor:
+    """Put raw features ``(B, W, F)`` back on the set real motion lives on.
+
+    Each joint's 6D pair is re-orthonormalised (Gram-Schmidt: unit first column, unit second
+    column orthogonal to it) and the 4 root channels are clamped to the training data's range.
+    Fed back as history over thousands of windows, unprojected outputs let small errors in the
+    6D magnitudes compound until they overflow; projected outputs stay bounded by construction.
+    """
+    n_b, n_w, n_f = raw.shape[0], raw.shape[1], raw.shape[2]
+    root = torch.minimum(torch.maximum(raw[..., :4], root_lo), root_hi)
+    rot = raw[..., 4:].reshape(n_b, n_w, (n_f - 4) // 6, 6)
+    a1, a2 = rot[..., 0:3], rot[..., 3:6]
+    b1 = a1 / torch.sqrt((a1 * a1).sum(-1, keepdim=True) + 1e-8)
+    a2 = a2 - (b1 * a2).sum(-1, keepdim=True) * b1
+    b2 = a2 / torch.sqrt((a2 * a2).sum(-1, keepdim=True) + 1e-8)
+    rot6 = torch.cat([b1, b2], dim=-1).reshape(n_b, n_w, n_f - 4)
+    return torch.cat([root, rot6], dim=-1)
+
+
+class ExportWrapper(nn.Module):
+    """The contract's graph: (history, style, noise, beat) raw -> motion raw.
+
+    ``mean``/``std`` are the training set's per-channel feature statistics, baked in as constants;
+    ``root_lo``/``root_hi`` the range of the root channels (see :func:`project_features`).
+    """
+
+    def __init__(
+        self,
+        model: DanceCVAE,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        root_lo: torch.Tensor | None = None,
+        root_hi: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", mean.reshape(1, 1, -1).float())
+        self.register_buffer("std", std.reshape(1, 1, -1).float())
+        if root_lo is None:
+            root_lo = self.mean[0, 0, :4] - 6.0 * self.std[0, 0, :4]
+        if root_hi is None:
+            root_hi = self.mean[0, 0, :4] + 6.0 * self.std[0, 0, :4]
+        self.register_buffer("root_lo", torch.as_tensor(root_lo).reshape(1, 1, 4).float())
+        self.register_buffer("root_hi", torch.as_tensor(root_hi).reshape(1, 1, 4).float())
+
+    def forward(
+        self, history: torch.Tensor, style: torch.Tensor, noise: torch.Tensor, beat: torch.Tensor
+    ) -> torch.Tensor:
+        hist_n = (history - self.mean) / self.std
+        out_n = self.model.sample(hist_n, style, beat, noise[:, 0, :])
+        return project_features(out_n * self.std + self.mean, self.root_lo, self.root_hi)

@@ -1,0 +1,565 @@
+"""Train the default dance engine and export it: ``python -m training.train``.
+
+One command, fixed seed, CPU: reads ``build/dataset.npz`` (running ``training.prepare_data`` first
+when it is missing), trains the conditional VAE of :mod:`training.model` on the training takes
+with short autoregressive rollouts, logs losses per epoch to ``training/logs/train_log.csv``,
+saves the weights (``build/default_weights.npz``, plain arrays, no pickle) and exports
+``dance_ai_addon/engines/default.onnx`` with the engine-contract metadata and its model card.
+
+Rollouts follow the runtime's window loop (``core.generation``): window ``k + 1`` starts
+``W - overlap`` frames after window ``k`` and its history is the ``H`` frames just before that
+start. With a probability that ramps up during training (scheduled sampling) those history
+frames are the model's own prediction instead of the data, so long generation sees the kind of
+history it was trained on and neither drifts nor freezes.
+
+An "epoch" in the log is a fixed block of ``--epoch-steps`` optimiser steps (the data are sampled
+as random windows, not swept in order); the sampling order is fixed by the seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dance_ai_addon.core.retarget.transfer import CANONICAL_CLEARANCE
+from dance_ai_addon.core.skeleton import smpl24_skeleton
+from training.fk_torch import SkeletonFK
+from training.model import DanceCVAE, ModelConfig, kl_divergence
+
+__all__ = ["TrainConfig", "TrainingData", "load_training_data", "train", "main"]
+
+REPO = Path(__file__).resolve().parents[1]
+FOOT_JOINTS = (7, 8, 10, 11)  # L_Ankle, R_Ankle, L_Foot, R_Foot
+# Standing height of those joints above the sole (the retargeter's floor convention, y = 0).
+FOOT_CLEARANCE = tuple(CANONICAL_CLEARANCE[n] for n in ("Ankle", "Ankle", "Foot", "Foot"))
+# A foot joint is "in contact" in the data when it moves slower than this (m/frame at 30 fps,
+# = 0.9 m/s) and its sole is within CONTACT_MARGIN of its floor, like training.metrics defines it.
+CONTACT_SPEED = 0.03
+CONTACT_MARGIN = 0.05
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of the shipped run (the defaults are what produced default.onnx)."""
+
+    seed: int = 1234
+    steps: int = 2000
+    epoch_steps: int = 100
+    batch: int = 64
+    rollout: int = 3
+    overlap: int = 4
+    lr: float = 1e-3
+    lr_min: float = 2e-5
+    beta: float = 5e-4
+    beta_warmup: float = 0.1  # fraction of the run over which beta ramps from 0
+    free_bits: float = 0.02
+    w_pos: float = 200.0
+    w_foot: float = 1000.0
+    w_floor: float = 500.0
+    w_jerk: float = 0.2
+    w_vel: float = 2.0
+    w_root: float = 2.0  # extra weight of the 4 root channels in the feature loss
+    own_start: float = 0.15  # scheduled sampling ramp: fraction of run where it starts ...
+    own_end: float = 0.6  # ... and where it reaches own_max
+    own_max: float = 0.6
+    style_temper: float = 0.5  # sample style s with probability ~ frames_s ** style_temper
+    threads: int = 1  # see train(): steadier than 2 on a shared 2-core machine
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class TrainingData:
+    """The dataset arrays the trainer needs, plus derived statistics."""
+
+    features: np.ndarray  # (N, F) float32 raw
+    take_id: np.ndarray  # (N,)
+    beat: np.ndarray  # (N, 2) float32 sin/cos of the beat phase
+    descriptors: np.ndarray  # (N, D) float32 0..1
+    frame_style: np.ndarray  # (N,) int
+    frame_split: np.ndarray  # (N,) bool: True for training takes
+    style_names: list[str]
+    descriptor_names: list[str]
+    take_names: list[str]
+    take_style: np.ndarray
+    take_split: np.ndarray
+    take_bpm: np.ndarray
+    mean: np.ndarray  # (F,) float32
+    std: np.ndarray  # (F,) float32
+    descriptor_ranges: np.ndarray  # (D, 2) raw value at slider 0 and at slider 1
+
+    @property
+    def style_size(self) -> int:
+        return len(self.style_names) + len(self.descriptor_names)
+
+    def style_vectors(self, frames: np.ndarray) -> np.ndarray:
+        """Style vectors (..., S): one-hot of the take's style + descriptors at ``frames``."""
+        onehot = np.eye(len(self.style_names), dtype=np.float32)[self.frame_style[frames]]
+        return np.concatenate([onehot, self.descriptors[frames]], axis=-1)
+
+
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean/std; std floored so near-constant channels do not blow up."""
+    mean = features.mean(axis=0)
+    std = features.std(axis=0)
+    floor = np.full_like(std, 0.02)
+    floor[1:4] = 1e-3  # root velocities / yaw rate are small numbers per frame
+    floor[0] = 0.01
+    return mean.astype(np.float32), np.maximum(std, floor).astype(np.float32)
+
+
+def load_training_data(path: Path) -> TrainingData:
+    """Read ``dataset.npz`` (no pickle) and derive per-frame arrays and normalisation."""
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    feats = d["features"].astype(np.float32)
+    take_id = d["take_id"].astype(np.int64)
+    phase = d["beat_phase"].astype(np.float64)
+    ang = 2.0 * np.pi * phase
+    beat = np.stack([np.sin(ang), np.cos(ang)], axis=-1).astype(np.float32)
+    take_split = np.asarray([str(s) for s in d["take_split"]])
+    take_style = d["take_style"].astype(np.int64)
+    is_train = take_split[take_id] == "train"
+    mean, std = feature_stats(feats[is_train])
+    return TrainingData(
+        features=feats,
+        take_id=take_id,
+        beat=beat,
+        descriptors=np.clip(d["descriptors"].astype(np.float32), 0.0, 1.0),
+        frame_style=take_style[take_id],
+        frame_split=is_train,
+        style_names=[str(s) for s in d["style_names"]],
+        descriptor_names=[str(s) for s in d["descriptor_names"]],
+        take_names=[str(s) for s in d["take_names"]],
+        take_style=take_style,
+        take_split=take_split,
+        take_bpm=d["take_bpm"].astype(np.float64),
+        mean=mean,
+        std=std,
+        descriptor_ranges=d.get(
+            "descriptor_ranges", np.tile([0.0, 1.0], (d["descriptors"].shape[1], 1))
+        ).astype(np.float64),
+    )
+
+
+def sequence_starts(data: TrainingData, length: int, train: bool) -> np.ndarray:
+    """First frames of every ``length``-frame run inside one take of the chosen split."""
+    starts = []
+    tid = data.take_id
+    bounds = np.flatnonzero(np.diff(tid)) + 1
+    edges = np.concatenate([[0], bounds, [tid.shape[0]]])
+    for a, b in zip(edges[:-1], edges[1:]):
+        if data.frame_split[a] != train or b - a < length:
+            continue
+        starts.append(np.arange(a, b - length + 1))
+    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+
+def _sampling_probs(data: TrainingData, starts: np.ndarray, temper: float) -> np.ndarray:
+    """Per-start probabilities that give style s a share ~ frames_s ** temper."""
+    styles = data.frame_style[starts]
+    counts = np.bincount(styles, minlength=len(data.style_names)).astype(np.float64)
+    share = np.where(counts > 0, counts**temper, 0.0)
+    share /= share.sum()
+    p = share[styles] / counts[styles]
+    return p / p.sum()
+
+
+def _contact_heights(data: TrainingData, fk: SkeletonFK) -> np.ndarray:
+    """Per foot joint: the height below which it counts as on the floor.
+
+    The sole's floor is the data's low percentile (5th) of each joint's height minus its clearance,
+    as ``training.metrics.foot_contacts`` estimates it per clip; contact = within the margin.
+    """
+    rng = np.random.default_rng(0)
+    idx = np.flatnonzero(data.frame_split)
+    idx = idx[rng.choice(idx.shape[0], min(20000, idx.shape[0]), replace=False)]
+    with torch.no_grad():
+        pos = fk.local_positions(torch.from_numpy(data.features[idx]))
+    heights = pos[:, list(FOOT_JOINTS), 1].numpy()
+    return (np.percentile(heights, 5, axis=0) + CONTACT_MARGIN).astype(np.float32)
+
+
+def initial_history(data: TrainingData, history: int) -> np.ndarray:
+    """A typical dancing-ready stretch of real motion (H, F) to start generation from.
+
+    The training window (inside one take of the most common style) whose frames are closest, in
+    normalised units, to the average pose, so the first window starts from an ordinary stance.
+    """
+    train = np.flatnonzero(data.frame_split)
+    main_style = np.bincount(data.frame_style[train]).argmax()
+    xn = (data.features - data.mean) / data.std
+    dist = np.sum(xn[:, 4:] ** 2, axis=1) + 10.0 * np.sum(xn[:, 1:4] ** 2, axis=1)
+    csum = np.concatenate([[0.0], np.cumsum(dist)])
+    n = data.features.shape[0]
+    s = np.arange(0, n - history + 1)
+    total = csum[s + history] - csum[s]
+    ok = (
+        (data.take_id[s] == data.take_id[s + history - 1])
+        & data.frame_split[s]
+        & (data.frame_style[s] == main_style)
+    )
+    total[~ok] = np.inf
+    best = int(np.argmin(total))
+    return data.features[best : best + history].astype(np.float64)
+
+
+# ------------------------------------------------------------------------------------ losses
+
+
+def _jerk(seq: torch.Tensor) -> torch.Tensor:
+    """Mean squared third difference along time (dim 1)."""
+    d3 = seq[:, 3:] - 3.0 * seq[:, 2:-1] + 3.0 * seq[:, 1:-2] - seq[:, :-3]
+    return d3.pow(2).mean()
+
+
+class Losses:
+    """All loss terms of one window; returns the weighted total and the parts for logging."""
+
+    def __init__(self, cfg: TrainConfig, fk: SkeletonFK, mean, std, contact_h: np.ndarray):
+        self.cfg = cfg
+        self.fk = fk
+        self.mean = torch.as_tensor(mean).view(1, 1, -1)
+        self.std = torch.as_tensor(std).view(1, 1, -1)
+        self.contact_h = torch.as_tensor(contact_h).view(1, 1, -1)
+        self.clearance = torch.tensor(FOOT_CLEARANCE).view(1, 1, -1)
+        w = torch.ones(mean.shape[0])
+        w[:4] = cfg.w_root
+        self.chan_w = w.view(1, 1, -1) / w.mean()
+
+    def raw(self, xn: torch.Tensor) -> torch.Tensor:
+        return xn * self.std + self.mean
+
+    def __call__(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        hist: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        mu_p: torch.Tensor,
+        logvar_p: torch.Tensor,
+        beta: float,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        rec = ((pred - target).pow(2) * self.chan_w).mean()
+        # velocity term: frame-to-frame changes (seam included) so dynamics are not averaged away
+        vel_p = torch.diff(torch.cat([hist[:, -1:], pred], dim=1), dim=1)
+        vel_t = torch.diff(torch.cat([hist[:, -1:], target], dim=1), dim=1)
+        vel = ((vel_p - vel_t).pow(2) * self.chan_w).mean()
+        # positions: pose in the heading frame and, across the seam, world feet
+        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
+        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1))
+        # one FK pass for prediction and target (the target half gets no gradient anyway)
+        pos_p, pos_t = self.fk.world_positions(torch.cat([raw_p, raw_t.detach()])).chunk(2)
+        pos_t = pos_t.detach()
+        loc_p = pos_p[:, 1:] - pos_p[:, 1:, :1] * torch.tensor([1.0, 0.0, 1.0])
+        loc_t = pos_t[:, 1:] - pos_t[:, 1:, :1] * torch.tensor([1.0, 0.0, 1.0])
+        pos = (loc_p - loc_t).pow(2).sum(-1).mean()
+        feet_p = pos_p[:, :, list(FOOT_JOINTS)]
+        feet_t = pos_t[:, :, list(FOOT_JOINTS)]
+        vel_p = (feet_p[:, 1:, :, [0, 2]] - feet_p[:, :-1, :, [0, 2]]).pow(2).sum(-1)
+        with torch.no_grad():
+            vel_t = (feet_t[:, 1:] - feet_t[:, :-1]).pow(2).sum(-1).sqrt()
+            contact = (vel_t < CONTACT_SPEED) & (feet_t[:, 1:, :, 1] < self.contact_h)
+        foot = (vel_p * contact).sum() / contact.sum().clamp_min(1.0)
+        floor = torch.relu(self.clearance - feet_p[:, 1:, :, 1]).pow(2).mean()
+        jerk = _jerk(torch.cat([hist[:, -3:], pred], dim=1))
+        kl = kl_divergence(mu, logvar, cfg.free_bits, mu_p, logvar_p)
+        total = (
+            rec
+            + cfg.w_vel * vel
+            + cfg.w_pos * pos
+            + cfg.w_foot * foot
+            + cfg.w_floor * floor
+            + cfg.w_jerk * jerk
+            + beta * kl
+        )
+        with torch.no_grad():
+            raw_kl = kl_divergence(mu, logvar, 0.0, mu_p, logvar_p)
+        parts = {
+            "rec": rec.item(),
+            "vel": vel.item(),
+            "pos": pos.item(),
+            "foot": foot.item(),
+            "floor": floor.item(),
+            "jerk": jerk.item(),
+            "kl": raw_kl.item(),
+        }
+        return total, parts
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+class Batcher:
+    """Deterministic random rollout sequences (normalised features, beat, per-window style)."""
+
+    def __init__(self, data: TrainingData, mcfg: ModelConfig, cfg: TrainConfig, train: bool):
+        self.data = data
+        self.h, self.w = mcfg.history, mcfg.window
+        self.step = mcfg.window - cfg.overlap
+        self.rollout = cfg.rollout
+        self.length = self.h + (cfg.rollout - 1) * self.step + self.w
+        self.starts = sequence_starts(data, self.length, train)
+        if self.starts.size == 0:
+            raise RuntimeError("no take is long enough for one training rollout")
+        self.probs = _sampling_probs(data, self.starts, cfg.style_temper)
+        self.xn = ((data.features - data.mean) / data.std).astype(np.float32)
+
+    def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
+        starts = rng.choice(self.starts, size=batch, p=self.probs)
+        return self.gather(starts)
+
+    def gather(self, starts: np.ndarray) -> dict[str, torch.Tensor]:
+        idx = starts[:, None] + np.arange(self.length)[None, :]
+        centres = starts[:, None] + self.h + np.arange(self.rollout)[None, :] * self.step
+        centres = centres + self.w // 2
+        return {
+            "x": torch.from_numpy(self.xn[idx]),
+            "beat": torch.from_numpy(self.data.beat[idx]),
+            "style": torch.from_numpy(self.data.style_vectors(centres)),
+        }
+
+
+def _ramp(t: float, a: float, b: float) -> float:
+    if t <= a:
+        return 0.0
+    if t >= b:
+        return 1.0
+    return (t - a) / (b - a)
+
+
+def rollout_loss(
+    model: DanceCVAE,
+    losses: Losses,
+    batch: dict[str, torch.Tensor],
+    step: int,
+    own_p: float,
+    beta: float,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss over ``rollout`` consecutive windows, feeding back own predictions with ``own_p``."""
+    cfg_m = model.cfg
+    h, w = cfg_m.history, cfg_m.window
+    x, beat, style = batch["x"], batch["beat"], batch["style"]
+    n_b, rollout = x.shape[0], style.shape[1]
+    hist = x[:, :h]
+    total = torch.zeros(())
+    agg: dict[str, float] = {}
+    for k in range(rollout):
+        s = h + k * step
+        target = x[:, s : s + w]
+        pred, mu, logvar, mu_p, logvar_p = model(hist, target, style[:, k], beat[:, s : s + w])
+        loss, parts = losses(pred, target, hist, mu, logvar, mu_p, logvar_p, beta)
+        total = total + loss
+        for key, v in parts.items():
+            agg[key] = agg.get(key, 0.0) + v / rollout
+        if k + 1 < rollout:
+            nxt = s + step
+            gt_hist = x[:, nxt - h : nxt]
+            own_hist = pred[:, step - h : step].detach()
+            use_own = torch.from_numpy(rng.random(n_b) < own_p).view(-1, 1, 1)
+            hist = torch.where(use_own, own_hist, gt_hist)
+    return total / rollout, agg
+
+
+def train(
+    data: TrainingData,
+    mcfg: ModelConfig,
+    cfg: TrainConfig,
+    log_path: Path | None,
+    verbose: bool = True,
+) -> tuple[DanceCVAE, list[dict]]:
+    """Train from scratch with ``cfg.seed``; returns the model and the per-epoch log rows.
+
+    One intra-op thread by default: on the shared 2-core build machine two threads measured
+    0.3-4 s per step (threads waiting on each other while descheduled) against a steady
+    0.5-0.9 s with one, and a fixed thread count keeps the run bit-reproducible.
+    """
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(cfg.seed)
+    fk = SkeletonFK(smpl24_skeleton())
+    model = DanceCVAE(mcfg)
+    losses = Losses(cfg, fk, data.mean, data.std, _contact_heights(data, fk))
+    train_b = Batcher(data, mcfg, cfg, train=True)
+    step_len = train_b.step
+    try:
+        val_b = Batcher(data, mcfg, cfg, train=False)
+        vrng = np.random.default_rng(cfg.seed + 1)
+        val_batch = val_b.gather(np.sort(vrng.choice(val_b.starts, size=256, p=val_b.probs)))
+    except RuntimeError:
+        val_batch = None
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    writer = None
+    fh = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(log_path, "w", newline="")
+    acc: dict[str, float] = {}
+    n_acc = 0
+    try:
+        for step in range(cfg.steps):
+            t = step / max(1, cfg.steps - 1)
+            lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            beta = cfg.beta * _ramp(t, 0.0, cfg.beta_warmup)
+            own_p = cfg.own_max * _ramp(t, cfg.own_start, cfg.own_end)
+            model.train()
+            batch = train_b.sample(rng, cfg.batch)
+            loss, parts = rollout_loss(model, losses, batch, step_len, own_p, beta, rng)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            parts["loss"] = loss.item()
+            for k, v in parts.items():
+                acc[k] = acc.get(k, 0.0) + v
+            n_acc += 1
+            if (step + 1) % cfg.epoch_steps == 0 or step + 1 == cfg.steps:
+                row = {
+                    "epoch": len(rows) + 1,
+                    "step": step + 1,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                    "lr": lr,
+                    "beta": beta,
+                    "own_p": own_p,
+                }
+                row.update({k: v / n_acc for k, v in acc.items()})
+                row.update(_validate(model, losses, val_batch, step_len))
+                rows.append(row)
+                acc, n_acc = {}, 0
+                if fh is not None:
+                    if writer is None:
+                        writer = csv.DictWriter(fh, fieldnames=list(row))
+                        writer.writeheader()
+                    writer.writerow({k: _fmt(v) for k, v in row.items()})
+                    fh.flush()
+                if verbose:
+                    print(
+                        " ".join(f"{k}={_fmt(v)}" for k, v in row.items()),
+                        flush=True,
+                    )
+    finally:
+        if fh is not None:
+            fh.close()
+    model.eval()
+    return model, rows
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+@torch.no_grad()
+def _validate(model, losses, batch, step_len) -> dict[str, float]:
+    """Held-out reconstruction (posterior) and the prior's fully-own rollout feature error."""
+    if batch is None:
+        return {}
+    model.eval()
+    rng = np.random.default_rng(0)
+    _, parts = rollout_loss(model, losses, batch, step_len, 0.0, 0.0, rng)
+    out = {"val_rec": parts["rec"], "val_pos": parts["pos"], "val_kl": parts["kl"]}
+    return out
+
+
+# ------------------------------------------------------------------------------------- weights
+
+
+def save_weights(path: Path, model: DanceCVAE, mean: np.ndarray, std: np.ndarray) -> None:
+    """Weights as plain float32 arrays in an .npz (no pickle) plus the config as JSON text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"param/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    arrays["norm/mean"] = np.asarray(mean, dtype=np.float32)
+    arrays["norm/std"] = np.asarray(std, dtype=np.float32)
+    arrays["config"] = np.asarray(json.dumps(model.cfg.to_dict()))
+    np.savez(path, **arrays)
+
+
+def load_weights(path: Path) -> tuple[DanceCVAE, np.ndarray, np.ndarray]:
+    """Rebuild the model saved by :func:`save_weights`."""
+    with np.load(path, allow_pickle=False) as z:
+        cfg = ModelConfig(**json.loads(str(z["config"])))
+        model = DanceCVAE(cfg)
+        prefix = "param/"
+        state = {k[len(prefix) :]: torch.from_numpy(z[k]) for k in z.files if k.startswith(prefix)}
+        model.load_state_dict(state)
+        mean, std = z["norm/mean"], z["norm/std"]
+    model.eval()
+    return model, mean, std
+
+
+# ---------------------------------------------------------------------------------------- main
+
+
+def ensure_dataset(path: Path) -> None:
+    """Build the dataset with ``training.prepare_data`` when it is not there yet."""
+    if path.exists():
+        return
+    print(f"{path} is missing: running python -m training.prepare_data", flush=True)
+    subprocess.run([sys.executable, "-m", "training.prepare_data"], check=True, cwd=REPO)
+    if not path.exists():
+        raise SystemExit(f"training.prepare_data did not write {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", type=Path, default=REPO / "build" / "dataset.npz")
+    ap.add_argument("--out", type=Path, default=REPO / "dance_ai_addon/engines/default.onnx")
+    ap.add_argument("--weights", type=Path, default=REPO / "build" / "default_weights.npz")
+    ap.add_argument("--log", type=Path, default=REPO / "training" / "logs" / "train_log.csv")
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
+    ap.add_argument("--export-only", action="store_true", help="export saved --weights")
+    args = ap.parse_args(argv)
+
+    from training import export as export_mod
+
+    ensure_dataset(args.dataset)
+    data = load_training_data(args.dataset)
+    cfg = TrainConfig(steps=args.steps, seed=args.seed)
+    torch.set_num_threads(cfg.threads)
+    if args.export_only:
+        model, _, _ = load_weights(args.weights)
+        train_info = export_mod.read_train_info(args.weights)
+    else:
+        mcfg = ModelConfig(features=data.features.shape[1], style=data.style_size)
+        t0 = time.perf_counter()
+        model, rows = train(data, mcfg, cfg, args.log)
+        minutes = (time.perf_counter() - t0) / 60.0
+        save_weights(args.weights, model, data.mean, data.std)
+        train_info = {
+            "minutes": round(minutes, 1),
+            "steps": cfg.steps,
+            "seed": cfg.seed,
+            "final": rows[-1] if rows else {},
+            "config": cfg.__dict__,
+        }
+        export_mod.write_train_info(args.weights, train_info)
+        print(f"trained in {minutes:.1f} min; weights -> {args.weights}", flush=True)
+    out = export_mod.export_engine(model, data, args.out, train_info, overlap=cfg.overlap)
+    print(f"engine -> {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
