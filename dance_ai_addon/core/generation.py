@@ -3,11 +3,18 @@
 Window ``k`` starts at output frame ``k * (W - overlap)``. Its history is the ``H`` feature frames
 just before that start (final by then); its first ``overlap`` frames re-predict frames the
 previous window already produced and are crossfaded into them with smoothstep weights, so there
-is no seam. The first window's history is the metadata's ``initial_history`` when the engine has
-one, else the rest pose standing still with the feet on the ground (root height from the
-skeleton). All randomness is the ``noise`` input, drawn window by window from
+is no seam. The first window's history is, in order of preference: one of the metadata's
+``seed_histories`` (real motion) of the style category with the largest weight in the style
+vector, picked by the seed; the metadata's ``initial_history``; the rest pose standing still with
+the feet on the ground (root height from the skeleton). Seeding with real motion of the asked
+style matters because an autoregressive engine mostly continues the motion it is given. All
+randomness (the seed-history pick, then the ``noise`` input window by window) comes from
 ``numpy.random.default_rng(seed)``: the same seed, engine and inputs give the same output on the
 same backend.
+
+Grounding (on by default for skeletons with SMPL-24 feet) lifts the root smoothly by the depth
+the lowest joint goes under the floor (feet counted with their standing clearance), see
+:func:`ground_clip`.
 
 Loop closure generates ``N`` extra frames past the end and crossfades them into the first ``N``
 frames (features, so 6D rotations, root height, velocities and yaw rate blend together), so the
@@ -27,8 +34,34 @@ from .clip import MotionClip
 from .engines.contract import Engine, display_name
 from .engines.features import decode_features, integrate_root, rest_features
 from .errors import DanceAIError, EngineError
+from .retarget.transfer import CANONICAL_CLEARANCE
+from .skeleton import Skeleton, forward_kinematics
+from .smoothing import jerk_smooth
 
-__all__ = ["GenerationResult", "generate", "beat_features", "smoothstep", "initial_history"]
+__all__ = [
+    "GenerationResult",
+    "generate",
+    "beat_features",
+    "smoothstep",
+    "initial_history",
+    "seed_history",
+    "floor_depth",
+    "grounding_lift",
+    "ground_clip",
+    "FOOT_CLEARANCE",
+    "has_feet",
+]
+
+#: Width (in 0..1 slider units) of the preference for seeds near the requested descriptors.
+SEED_DESCRIPTOR_SIGMA = 0.15
+
+#: Standing height above the sole of the foot joints (the retargeter's floor convention, y = 0).
+FOOT_CLEARANCE = {
+    "L_Ankle": CANONICAL_CLEARANCE["Ankle"],
+    "R_Ankle": CANONICAL_CLEARANCE["Ankle"],
+    "L_Foot": CANONICAL_CLEARANCE["Foot"],
+    "R_Foot": CANONICAL_CLEARANCE["Foot"],
+}
 
 
 @dataclass
@@ -60,6 +93,103 @@ def initial_history(engine: Engine) -> np.ndarray:
     return rest_features(meta.skeleton, meta.history)
 
 
+def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """A real (H, F) seed history of the style's dominant category, picked with ``rng``.
+
+    The dominant category is the ``category`` axis with the largest weight (the first on ties).
+    With ``seed_descriptors`` the pick is weighted by ``exp(-d^2 / (2 * 0.15^2))``, ``d`` the
+    distance between the seed's descriptors and the style vector's descriptor values.
+    ``None`` (and ``rng`` untouched) when the engine has no seed histories for it or the style
+    has no positive category weight.
+    """
+    meta = engine.metadata
+    seeds = meta.seed_histories
+    if not seeds:
+        return None
+    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    if not cats:
+        return None
+    weights = np.asarray(style, dtype=np.float64).reshape(-1)[cats]
+    if not np.any(weights > 0.0):
+        return None
+    name = meta.style_axes[cats[int(np.argmax(weights))]].name
+    bank = seeds.get(name)
+    if bank is None or len(bank) == 0:
+        return None
+    desc = (meta.seed_descriptors or {}).get(name)
+    if desc is None:
+        return np.asarray(bank[int(rng.integers(len(bank)))], dtype=np.float64)
+    # prefer seeds whose descriptors are near the requested sliders (Gaussian weights), so the
+    # seed motion agrees with the sliders instead of pulling the clip away from them
+    want = np.asarray(style, dtype=np.float64).reshape(-1)[
+        [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
+    ]
+    d2 = np.sum((desc - want[None, :]) ** 2, axis=1)
+    w = np.exp(-(d2 - d2.min()) / (2.0 * SEED_DESCRIPTOR_SIGMA**2))
+    return np.asarray(bank[int(rng.choice(len(bank), p=w / w.sum()))], dtype=np.float64)
+
+
+def floor_depth(skeleton: Skeleton, positions: np.ndarray) -> np.ndarray:
+    """Per-frame depth (m, >= 0) of the lowest joint under the floor y = 0, ``positions (T, J, 3)``.
+
+    Foot joints count with their standing clearance (:data:`FOOT_CLEARANCE`: a toe joint 3 cm up
+    means its sole is 2 cm under), the others as they are, like ``training.metrics``.
+    """
+    clear = np.zeros(len(skeleton.names))
+    for name, c in FOOT_CLEARANCE.items():
+        if name in skeleton.names:
+            clear[skeleton.names.index(name)] = c
+    return np.maximum((clear[None, :] - positions[..., 1]).max(axis=1), 0.0)
+
+
+def _max_filter(x: np.ndarray, radius: int, wrap: bool) -> np.ndarray:
+    if radius <= 0 or x.shape[0] < 2:
+        return x.copy()
+    padded = np.pad(x, radius, mode="wrap" if wrap else "edge")
+    win = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
+    return win.max(axis=1)
+
+
+def grounding_lift(
+    depth: np.ndarray, fps: float, loop: bool = False, cutoff_hz: float = 2.0, passes: int = 3
+) -> np.ndarray:
+    """A smooth per-frame lift (m) that covers ``depth`` without popping.
+
+    Max-filter the depth over ~1/6 s (so the lift starts before the foot goes under and the
+    smoother's dip at a peak stays above it), jerk-smooth it (cutoff ~``cutoff_hz``), and repeat
+    on what is still uncovered a few times. The result is >= 0 and covers ``depth`` to within a
+    millimetre or so.
+    """
+    depth = np.asarray(depth, dtype=np.float64)
+    lift = np.zeros_like(depth)
+    if depth.shape[0] == 0 or not np.any(depth > 0.0):
+        return lift
+    radius = max(1, int(round(fps / 6.0)))
+    lam = (2.0 * math.sin(math.pi * min(cutoff_hz, 0.45 * fps) / fps)) ** -6
+    for _ in range(passes):
+        rest = np.maximum(depth - lift, 0.0)
+        if rest.max() <= 1e-4:
+            break
+        lift += np.maximum(jerk_smooth(_max_filter(rest, radius, loop), lam), 0.0)
+    return lift
+
+
+def has_feet(skeleton: Skeleton) -> bool:
+    """True when the skeleton has the SMPL-24 foot joints grounding works from."""
+    return all(n in skeleton.names for n in FOOT_CLEARANCE)
+
+
+def ground_clip(clip: MotionClip, loop: bool = False) -> tuple[MotionClip, np.ndarray]:
+    """``clip`` with its root lifted by :func:`grounding_lift`; also returns the lift (T,)."""
+    pos, _ = forward_kinematics(clip.skeleton, clip.rotations, clip.root_positions)
+    lift = grounding_lift(floor_depth(clip.skeleton, pos), clip.fps, loop)
+    if not np.any(lift > 0.0):
+        return clip, lift
+    root = clip.root_positions.copy()
+    root[:, 1] += lift
+    return MotionClip(clip.skeleton, clip.rotations, root, clip.fps, clip.name), lift
+
+
 def _check_finite(engine: Engine, name: str, arr: np.ndarray, window: int) -> None:
     if not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "Inf"
@@ -81,12 +211,17 @@ def generate(
     overlap: int | None = None,
     noise_scale: float | None = None,
     loop_frames: int | None = None,
+    ground: bool | None = None,
+    use_seed_history: bool = True,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
     ``bpm`` defaults to the metadata's ``default_bpm``; it is used only by engines with a beat
     input. ``overlap`` and ``noise_scale`` default to the metadata's recommendations.
     ``loop_frames`` (loop closure length) defaults to max(overlap, fps / 2), at most frames / 2.
+    ``ground`` (default: on when the skeleton has SMPL-24 feet) lifts floor penetration away
+    (:func:`ground_clip`); ``use_seed_history`` (default on) starts from the engine's real seed
+    motion of the dominant style when it ships some.
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -121,13 +256,14 @@ def generate(
     length = W + (n_windows - 1) * step
 
     buf = np.empty((H + length, F), dtype=np.float64)
-    buf[:H] = initial_history(engine)
+    rng = np.random.default_rng(int(seed))
+    seed_hist = seed_history(engine, style, rng) if use_seed_history and H else None
+    buf[:H] = initial_history(engine) if seed_hist is None else seed_hist
     bs_names = list(meta.blendshape_names) if meta.blendshape_names else None
     bs_buf = np.empty((length, len(bs_names))) if bs_names else None
     fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
     beats = beat_features(length, meta.fps, float(bpm), beat_phase) if meta.beat_input else None
     style32 = style.astype(np.float32)[None]
-    rng = np.random.default_rng(int(seed))
     hist32 = np.empty((1, H, F), dtype=np.float32) if H else None
 
     for k in range(n_windows):
@@ -178,6 +314,12 @@ def generate(
         pos = clip.root_positions.copy()
         pos[:, [0, 2]] -= ramp * drift
         clip = MotionClip(clip.skeleton, clip.rotations, pos, clip.fps, clip.name)
+    if ground is None:
+        ground = has_feet(meta.skeleton)
+    if ground:
+        clip, lift = ground_clip(clip, loop=bool(n_loop))
+        feats = feats.copy()
+        feats[:, 0] += lift  # root_height channel, so features and clip agree
     blend = None
     if weights is not None:
         blend = (bs_names, np.clip(weights, 0.0, 1.0))

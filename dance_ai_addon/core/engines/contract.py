@@ -117,6 +117,10 @@ class EngineMetadata:
     recommended_overlap: int
     recommended_noise_scale: float
     initial_history: np.ndarray | None = field(default=None)
+    # optional: real seed histories per style category, each (n, H, F); see engine-contract.md
+    seed_histories: dict[str, np.ndarray] | None = field(default=None)
+    # optional: per seed history, its descriptor values (n, D) in the descriptor axes' order
+    seed_descriptors: dict[str, np.ndarray] | None = field(default=None)
 
     @property
     def style_size(self) -> int:
@@ -377,6 +381,9 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
             else np.zeros((0, feature_size))
         )
 
+    seeds = _parse_seed_histories(r, data, axes, history, feature_size)
+    seed_desc = _parse_seed_descriptors(r, data, axes, seeds)
+
     return EngineMetadata(
         raw=data,
         source=source,
@@ -405,7 +412,57 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         recommended_overlap=overlap,
         recommended_noise_scale=noise_scale,
         initial_history=initial,
+        seed_histories=seeds,
+        seed_descriptors=seed_desc,
     )
+
+
+def _parse_seed_histories(
+    r: _Reader, data: Mapping, axes: list, history: int, feature_size: int
+) -> dict[str, np.ndarray] | None:
+    """Optional ``seed_histories``: {category axis name: [[H][F], ...]} -> {name: (n, H, F)}."""
+    if data.get("seed_histories") is None:
+        return None
+    raw = r.get(data, "seed_histories", dict, "")
+    categories = {a.name for a in axes if a.kind == "category"}
+    out: dict[str, np.ndarray] = {}
+    for name, entries in raw.items():
+        where = f"seed_histories.{name}"
+        if name not in categories:
+            raise r.fail(
+                f"'{where}' names no style category (categories: {', '.join(sorted(categories))})"
+            )
+        if not isinstance(entries, list) or not entries:
+            raise r.fail(f"'{where}' must be a non-empty list of [history][features] histories")
+        stacked = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, list) or len(entry) != history:
+                got = len(entry) if isinstance(entry, list) else type(entry).__name__
+                raise r.fail(f"'{where}[{i}]' must have {history} rows (history), got {got}")
+            rows = [_number_list(r, row, f"{where}[{i}][]", feature_size) for row in entry]
+            stacked.append(np.stack(rows) if rows else np.zeros((0, feature_size)))
+        out[str(name)] = np.stack(stacked)
+    return out or None
+
+
+def _parse_seed_descriptors(
+    r: _Reader, data: Mapping, axes: list, seeds: dict[str, np.ndarray] | None
+) -> dict[str, np.ndarray] | None:
+    """Optional ``seed_descriptors``: {category: [[D], ...]}, one row per seed history."""
+    if data.get("seed_descriptors") is None:
+        return None
+    raw = r.get(data, "seed_descriptors", dict, "")
+    n_desc = sum(1 for a in axes if a.kind == "descriptor")
+    out: dict[str, np.ndarray] = {}
+    for name, rows in raw.items():
+        where = f"seed_descriptors.{name}"
+        n_seeds = len(seeds[name]) if seeds and name in seeds else None
+        if n_seeds is None:
+            raise r.fail(f"'{where}' has no matching 'seed_histories.{name}'")
+        if not isinstance(rows, list) or len(rows) != n_seeds:
+            raise r.fail(f"'{where}' must have one row per seed history ({n_seeds})")
+        out[str(name)] = np.stack([_number_list(r, v, f"{where}[]", n_desc) for v in rows])
+    return out or None
 
 
 def parse_metadata(text: str | bytes | None, source: str) -> EngineMetadata:
