@@ -161,18 +161,53 @@ class DanceCVAE(nn.Module):
         delta = self.out(x[:, :, cfg.history :]).transpose(1, 2)
         return hist[:, -1:, :] + delta
 
+    def sample_guided(
+        self,
+        hist: torch.Tensor,
+        style: torch.Tensor,
+        beat: torch.Tensor,
+        noise: torch.Tensor,
+        guidance: float,
+    ) -> torch.Tensor:
+        """Classifier-free guidance in one batched decoder pass: ``u + g * (c - u)``.
+
+        ``c`` decodes with the requested style, ``u`` with the all-zero "unconditional" style the
+        trainer drops to; both share the latent drawn from the conditional prior. The two halves
+        are stacked on the batch axis and split with a constant-shaped reshape so the exported
+        graph keeps a dynamic batch.
+        """
+        cfg = self.cfg
+        mu, logvar = self.prior(hist, style)
+        z = mu + torch.exp(0.5 * logvar) * noise
+        both = self.decode(
+            torch.cat([hist, hist], dim=0),
+            torch.cat([style, torch.zeros_like(style)], dim=0),
+            torch.cat([beat, beat], dim=0),
+            torch.cat([z, z], dim=0),
+        ).reshape(2, -1, cfg.window, cfg.features)
+        cond, uncond = both[0], both[1]
+        return uncond + guidance * (cond - uncond)
+
     def forward(
         self,
         hist: torch.Tensor,
         window: torch.Tensor,
         style: torch.Tensor,
         beat: torch.Tensor,
+        hist_in: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """Training pass: reconstruction (B, W, F), posterior and prior (mean, log-variance)."""
+        """Training pass: reconstruction (B, W, F), posterior and prior (mean, log-variance).
+
+        ``hist`` (clean) feeds the encoder; ``hist_in`` (the corrupted history, default ``hist``)
+        feeds the prior and the decoder, so the decoder cannot just continue its input and has to
+        read style, beat and ``z``.
+        """
+        if hist_in is None:
+            hist_in = hist
         mu, logvar = self.encode(hist, window, style, beat)
-        mu_p, logvar_p = self.prior(hist, style)
+        mu_p, logvar_p = self.prior(hist_in, style)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.decode(hist, style, beat, z), mu, logvar, mu_p, logvar_p
+        return self.decode(hist_in, style, beat, z), mu, logvar, mu_p, logvar_p
 
 
 def kl_divergence(
@@ -224,7 +259,9 @@ class ExportWrapper(nn.Module):
     """The contract's graph: (history, style, noise, beat) raw -> motion raw.
 
     ``mean``/``std`` are the training set's per-channel feature statistics, baked in as constants;
-    ``root_lo``/``root_hi`` the range of the root channels (see :func:`project_features`).
+    ``root_lo``/``root_hi`` the range of the root channels (see :func:`project_features`);
+    ``guidance`` != 1 bakes classifier-free guidance into the graph
+    (:meth:`DanceCVAE.sample_guided`).
     """
 
     def __init__(
@@ -234,9 +271,11 @@ class ExportWrapper(nn.Module):
         std: torch.Tensor,
         root_lo: torch.Tensor | None = None,
         root_hi: torch.Tensor | None = None,
+        guidance: float = 1.0,
     ):
         super().__init__()
         self.model = model
+        self.guidance = float(guidance)
         self.register_buffer("mean", mean.reshape(1, 1, -1).float())
         self.register_buffer("std", std.reshape(1, 1, -1).float())
         if root_lo is None:
@@ -250,5 +289,8 @@ class ExportWrapper(nn.Module):
         self, history: torch.Tensor, style: torch.Tensor, noise: torch.Tensor, beat: torch.Tensor
     ) -> torch.Tensor:
         hist_n = (history - self.mean) / self.std
-        out_n = self.model.sample(hist_n, style, beat, noise[:, 0, :])
+        if self.guidance == 1.0:
+            out_n = self.model.sample(hist_n, style, beat, noise[:, 0, :])
+        else:
+            out_n = self.model.sample_guided(hist_n, style, beat, noise[:, 0, :], self.guidance)
         return project_features(out_n * self.std + self.mean, self.root_lo, self.root_hi)

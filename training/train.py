@@ -12,6 +12,10 @@ start. With a probability that ramps up during training (scheduled sampling) tho
 frames are the model's own prediction instead of the data, so long generation sees the kind of
 history it was trained on and neither drifts nor freezes.
 
+``--recipe v3`` trains the v3 experiment (history corruption, style dropout with classifier-free
+guidance baked into the graph, seed histories in the metadata; see ``RECIPES``); it scored below
+the shipped v2 recipe on the quality report, so v2 is the default.
+
 An "epoch" in the log is a fixed block of ``--epoch-steps`` optimiser steps (the data are sampled
 as random windows, not swept in order); the sampling order is fixed by the seed.
 """
@@ -36,7 +40,15 @@ from dance_ai_addon.core.skeleton import smpl24_skeleton
 from training.fk_torch import SkeletonFK
 from training.model import DanceCVAE, ModelConfig, kl_divergence
 
-__all__ = ["TrainConfig", "TrainingData", "load_training_data", "train", "main"]
+__all__ = [
+    "TrainConfig",
+    "RECIPES",
+    "Corruption",
+    "TrainingData",
+    "load_training_data",
+    "train",
+    "main",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 FOOT_JOINTS = (7, 8, 10, 11)  # L_Ankle, R_Ankle, L_Foot, R_Foot
@@ -74,6 +86,29 @@ class TrainConfig:
     own_max: float = 0.6
     style_temper: float = 0.5  # sample style s with probability ~ frames_s ** style_temper
     threads: int = 1  # see train(): steadier than 2 on a shared 2-core machine
+    # history corruption (recipe v3, off in the shipped v2 recipe): the decoder sees a noisy,
+    # sometimes time-shifted history so it cannot just continue its input
+    hist_noise: float = 0.0  # Gaussian sigma in normalised feature units ...
+    hist_noise_p: float = 0.0  # ... applied to this fraction of the windows
+    hist_shift_p: float = 0.0  # fraction of (non-first) windows whose history is 1-2 frames early
+    style_drop: float = 0.0  # style replaced by the all-zero "unconditional" style (for CFG)
+    guidance: float = 1.0  # classifier-free guidance scale baked into the exported graph
+
+
+#: The v3 experiment (``--recipe v3``): history corruption, style dropout + guidance 2, more free
+#: bits, and seed histories in the export. It scored below v2 on the quality report (see
+#: training/logs/train_log_v3.csv and the model card), so v2 stays the default recipe.
+RECIPES: dict[str, dict] = {
+    "v2": {},
+    "v3": {
+        "free_bits": 0.05,
+        "hist_noise": 0.15,
+        "hist_noise_p": 0.75,
+        "hist_shift_p": 0.1,
+        "style_drop": 0.1,
+        "guidance": 2.0,
+    },
+}
 
 
 # ------------------------------------------------------------------------------------- data
@@ -341,6 +376,34 @@ def _ramp(t: float, a: float, b: float) -> float:
     return (t - a) / (b - a)
 
 
+@dataclass
+class Corruption:
+    """How the decoder's history input is corrupted during training (all off for validation)."""
+
+    noise: float = 0.0
+    noise_p: float = 0.0
+    shift_p: float = 0.0
+    style_drop: float = 0.0
+
+
+def _corrupt(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> torch.Tensor:
+    """Gaussian noise (per-window sigma ~ U(0.5, 1.5) * ``noise``) on a random subset of windows."""
+    if corr.noise <= 0.0 or corr.noise_p <= 0.0:
+        return hist
+    n_b = hist.shape[0]
+    sigma = corr.noise * rng.uniform(0.5, 1.5, n_b) * (rng.random(n_b) < corr.noise_p)
+    eps = torch.from_numpy(rng.standard_normal(hist.shape).astype(np.float32))
+    return hist + eps * torch.from_numpy(sigma.astype(np.float32)).view(-1, 1, 1)
+
+
+def _drop_style(style: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
+    """Replace the style of a random ``p`` of the windows by zeros (the unconditional style)."""
+    if p <= 0.0:
+        return style
+    keep = torch.from_numpy(rng.random(style.shape[0]) >= p).view(-1, 1)
+    return torch.where(keep, style, torch.zeros_like(style))
+
+
 def rollout_loss(
     model: DanceCVAE,
     losses: Losses,
@@ -349,19 +412,30 @@ def rollout_loss(
     own_p: float,
     beta: float,
     rng: np.random.Generator,
+    corr: Corruption | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss over ``rollout`` consecutive windows, feeding back own predictions with ``own_p``."""
+    """Loss over ``rollout`` consecutive windows, feeding back own predictions with ``own_p``.
+
+    The losses always use the clean history (seam velocity, jerk); the model's prior and decoder
+    get the corrupted one (see :class:`Corruption`).
+    """
+    corr = corr or Corruption()
     cfg_m = model.cfg
     h, w = cfg_m.history, cfg_m.window
     x, beat, style = batch["x"], batch["beat"], batch["style"]
     n_b, rollout = x.shape[0], style.shape[1]
     hist = x[:, :h]
+    hist_in = hist
     total = torch.zeros(())
     agg: dict[str, float] = {}
     for k in range(rollout):
         s = h + k * step
         target = x[:, s : s + w]
-        pred, mu, logvar, mu_p, logvar_p = model(hist, target, style[:, k], beat[:, s : s + w])
+        hist_noisy = _corrupt(hist_in, corr, rng)
+        style_k = _drop_style(style[:, k], corr.style_drop, rng)
+        pred, mu, logvar, mu_p, logvar_p = model(
+            hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy
+        )
         loss, parts = losses(pred, target, hist, mu, logvar, mu_p, logvar_p, beta)
         total = total + loss
         for key, v in parts.items():
@@ -372,6 +446,14 @@ def rollout_loss(
             own_hist = pred[:, step - h : step].detach()
             use_own = torch.from_numpy(rng.random(n_b) < own_p).view(-1, 1, 1)
             hist = torch.where(use_own, own_hist, gt_hist)
+            hist_in = hist
+            if corr.shift_p > 0.0:
+                # a history that ends 1-2 frames early: the decoder must not rely on the exact
+                # last frame it is given
+                d = rng.integers(1, 3, n_b) * (rng.random(n_b) < corr.shift_p)
+                idx = (nxt - h - d)[:, None] + np.arange(h)[None, :]
+                shifted = x[torch.arange(n_b)[:, None], torch.from_numpy(idx)]
+                hist_in = torch.where(torch.from_numpy(d > 0).view(-1, 1, 1), shifted, hist)
     return total / rollout, agg
 
 
@@ -405,6 +487,7 @@ def train(
     except RuntimeError:
         val_batch = None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    corr = Corruption(cfg.hist_noise, cfg.hist_noise_p, cfg.hist_shift_p, cfg.style_drop)
     rows: list[dict] = []
     t0 = time.perf_counter()
     writer = None
@@ -424,7 +507,7 @@ def train(
             own_p = cfg.own_max * _ramp(t, cfg.own_start, cfg.own_end)
             model.train()
             batch = train_b.sample(rng, cfg.batch)
-            loss, parts = rollout_loss(model, losses, batch, step_len, own_p, beta, rng)
+            loss, parts = rollout_loss(model, losses, batch, step_len, own_p, beta, rng, corr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -530,15 +613,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--export-only", action="store_true", help="export saved --weights")
+    ap.add_argument(
+        "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped) or the v3 experiment"
+    )
     args = ap.parse_args(argv)
-
-    from training import export as export_mod
 
     ensure_dataset(args.dataset)
     data = load_training_data(args.dataset)
-    cfg = TrainConfig(steps=args.steps, seed=args.seed)
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, **RECIPES[args.recipe])
+    seed_motion = args.recipe != "v2"
     torch.set_num_threads(cfg.threads)
     if args.export_only:
+        from training import export as export_mod
+
         model, _, _ = load_weights(args.weights)
         train_info = export_mod.read_train_info(args.weights)
     else:
@@ -546,6 +633,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         model, rows = train(data, mcfg, cfg, args.log)
         minutes = (time.perf_counter() - t0) / 60.0
+        # imported only now so the export code is the one on disk when training ends
+        from training import export as export_mod
+
         save_weights(args.weights, model, data.mean, data.std)
         train_info = {
             "minutes": round(minutes, 1),
@@ -556,7 +646,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         export_mod.write_train_info(args.weights, train_info)
         print(f"trained in {minutes:.1f} min; weights -> {args.weights}", flush=True)
-    out = export_mod.export_engine(model, data, args.out, train_info, overlap=cfg.overlap)
+    out = export_mod.export_engine(
+        model,
+        data,
+        args.out,
+        train_info,
+        overlap=cfg.overlap,
+        guidance=cfg.guidance,
+        seed_motion=seed_motion,
+    )
     print(f"engine -> {out}", flush=True)
     return 0
 
