@@ -17,6 +17,7 @@ import argparse
 import io
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from dance_ai_addon.core.engines.contract import CONTRACT_VERSION, METADATA_KEY,
 from dance_ai_addon.core.engines.features import decode_features
 from dance_ai_addon.core.rotations import quat_angle
 from dance_ai_addon.core.skeleton import forward_kinematics, smpl24_skeleton
+from training.fp16_weights import convert_file
 from training.model import DanceCVAE, ExportWrapper
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_VERSION = "1.0.0"
 OPSET = 17
+FP16_PARITY_TOL = 1e-2  # raw feature units; float16 weight rounding alone, not a model change
 NOISE_SCALE = 1.0
 CARD_PATH = REPO / "dance_ai_addon" / "engines" / "default.md"
 DOCS_CARD_PATH = REPO / "docs" / "model-card.md"
@@ -62,8 +65,19 @@ MIX_PRESETS = {
 # -------------------------------------------------------------------------------- metadata
 
 
-def build_metadata(data, train_info: dict, overlap: int, history: int, window: int, latent: int):
-    """The contract metadata dict for the trained network and its dataset."""
+def build_metadata(
+    data,
+    train_info: dict,
+    overlap: int,
+    history: int,
+    window: int,
+    latent: int,
+    seed_motion: bool = False,
+):
+    """The contract metadata dict for the trained network and its dataset.
+
+    ``seed_motion`` adds ``seed_histories`` and ``seed_descriptors`` (recipe v3).
+    """
     n_styles = len(data.style_names)
     train = data.frame_split
     desc_mean = data.descriptors[train].mean(axis=0)
@@ -100,7 +114,7 @@ def build_metadata(data, train_info: dict, overlap: int, history: int, window: i
 
     train_takes = data.take_split == "train"
     bpm = float(np.median(data.take_bpm[train_takes])) if train_takes.any() else 120.0
-    return {
+    meta = {
         "contract_version": CONTRACT_VERSION,
         "name": "default",
         "version": ENGINE_VERSION,
@@ -139,6 +153,73 @@ def build_metadata(data, train_info: dict, overlap: int, history: int, window: i
             "command": "python -m training.train",
         },
     }
+    if seed_motion:
+        meta["seed_histories"] = {
+            name: [[_rounded(r, 6) for r in h] for h in hists]
+            for name, hists in seed_histories(data, history).items()
+        }
+        meta["seed_descriptors"] = {
+            name: [_rounded(d, 4) for d in desc]
+            for name, desc in seed_descriptors(data, history).items()
+        }
+    return meta
+
+
+SEEDS_PER_STYLE = 24
+SEED_MARGIN_S = 1.0  # keep seeds this far from a take's ends (T-pose / settling frames)
+
+
+def seed_starts(data, history: int, per_style: int = SEEDS_PER_STYLE) -> dict[str, np.ndarray]:
+    """First frames of the seed histories per style, from its TRAIN takes only.
+
+    All ``H``-frame runs inside one training take of the style (``SEED_MARGIN_S`` away from the
+    take's ends when the take is long enough) are listed in take order and ``per_style`` are taken
+    at the evenly spread quantiles ``(k + 0.5) / per_style``, so the picks are fixed, spread over
+    the takes and never from a held-out take.
+    """
+    out: dict[str, np.ndarray] = {}
+    if history <= 0:
+        return out
+    tid = data.take_id
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(tid)) + 1, [tid.shape[0]]])
+    margin = int(round(SEED_MARGIN_S * 30))
+    for i, name in enumerate(data.style_names):
+        starts = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            if not data.frame_split[a] or data.frame_style[a] != i or b - a < history:
+                continue
+            m = margin if b - a >= history + 2 * margin + 1 else 0
+            starts.append(np.arange(a + m, b - history - m + 1))
+        if not starts:
+            continue
+        cand = np.concatenate(starts)
+        out[name] = cand[((np.arange(per_style) + 0.5) / per_style * cand.shape[0]).astype(int)]
+    return out
+
+
+def seed_histories(data, history: int, per_style: int = SEEDS_PER_STYLE) -> dict[str, np.ndarray]:
+    """Real ``(n, H, F)`` raw feature histories per style at :func:`seed_starts`.
+
+    Generation starts from one of them (picked by the seed), so a clip begins dancing in the
+    asked style instead of from one neutral stance.
+    """
+    return {
+        name: np.stack([data.features[p : p + history] for p in starts]).astype(np.float64)
+        for name, starts in seed_starts(data, history, per_style).items()
+    }
+
+
+def seed_descriptors(data, history: int, per_style: int = SEEDS_PER_STYLE) -> dict[str, np.ndarray]:
+    """The normalised (0..1) descriptors ``(n, D)`` of each seed history's take around it.
+
+    Mean of the per-frame descriptors (centred 2 s windows) over the seed's ``H`` frames; the
+    runtime prefers seeds whose descriptors are close to the requested sliders, so a seed does
+    not pull a clip away from its slider values.
+    """
+    return {
+        name: np.stack([data.descriptors[p : p + history].mean(axis=0) for p in starts])
+        for name, starts in seed_starts(data, history, per_style).items()
+    }
 
 
 def _rounded(a: np.ndarray, digits: int = 4) -> list[float]:
@@ -159,8 +240,11 @@ def _example_inputs(model: DanceCVAE, batch: int, seed: int = 0) -> tuple[torch.
     )
 
 
-def make_wrapper(model: DanceCVAE, data) -> ExportWrapper:
-    """The exported module: baked normalisation, root channels clamped to the data's range."""
+def make_wrapper(model: DanceCVAE, data, guidance: float = 1.0) -> ExportWrapper:
+    """The exported module: baked normalisation, root channels clamped to the data's range.
+
+    ``guidance`` != 1 bakes classifier-free guidance in (one batched cond + uncond pass).
+    """
     root = data.features[data.frame_split, :4]
     lo, hi = root.min(axis=0), root.max(axis=0)
     margin = 0.1 * (hi - lo)
@@ -170,6 +254,7 @@ def make_wrapper(model: DanceCVAE, data) -> ExportWrapper:
         torch.from_numpy(data.std),
         torch.from_numpy(lo - margin),
         torch.from_numpy(hi + margin),
+        guidance=guidance,
     )
 
 
@@ -386,19 +471,37 @@ def check_sanity(report: dict) -> list[str]:
 # ------------------------------------------------------------------------------------ main
 
 
-def export_engine(model: DanceCVAE, data, out: Path, train_info: dict, overlap: int = 4) -> Path:
+def export_engine(
+    model: DanceCVAE,
+    data,
+    out: Path,
+    train_info: dict,
+    overlap: int = 4,
+    guidance: float = 1.0,
+    seed_motion: bool = False,
+) -> Path:
     """Export, validate with the runtime, check parity and sanity, write the model card."""
     from dance_ai_addon.core.engines import load_engine
 
     cfg = model.cfg
-    meta = build_metadata(data, train_info, overlap, cfg.history, cfg.window, cfg.latent)
-    wrapper = make_wrapper(model, data)
+    meta = build_metadata(
+        data, train_info, overlap, cfg.history, cfg.window, cfg.latent, seed_motion
+    )
+    meta["recommended"]["guidance"] = float(guidance)
+    wrapper = make_wrapper(model, data, guidance)
     export_onnx(wrapper, out, meta)
     with load_engine(out, "cpu", threads=1) as engine:
         summary = engine.metadata.summary()
     diff = parity_check(wrapper, out)
     if diff > 1e-4:
         raise RuntimeError(f"ONNX Runtime and PyTorch differ by {diff:.2e} (> 1e-4)")
+    # Ship the weights as float16 (the zip must stay < 25 MB); I/O and maths stay float32.
+    convert_file(out, out)
+    diff_fp16 = parity_check(wrapper, out)
+    if diff_fp16 > FP16_PARITY_TOL:
+        raise RuntimeError(
+            f"float16 weights move the output by {diff_fp16:.2e} (> {FP16_PARITY_TOL})"
+        )
     scale, calibration = calibrate_noise_scale(out, data)
     meta["recommended"]["noise_scale"] = scale
     set_metadata(out, meta)
@@ -408,9 +511,15 @@ def export_engine(model: DanceCVAE, data, out: Path, train_info: dict, overlap: 
     size_mb = out.stat().st_size / 1e6
     info = dict(train_info)
     info.update(
-        {"parity_max_abs_diff": diff, "size_mb": round(size_mb, 2), "sanity": sanity,
-         "engine": summary, "noise_scale_calibration": calibration}
-    )  # fmt: skip
+        {
+            "parity_max_abs_diff": diff,
+            "parity_fp16_weights_max_abs_diff": diff_fp16,
+            "size_mb": round(size_mb, 2),
+            "sanity": sanity,
+            "engine": summary,
+            "noise_scale_calibration": calibration,
+        }
+    )
     export_info_path(out).write_text(json.dumps(info, indent=1, default=str))
     print(json.dumps({"parity": diff, "size_mb": size_mb, "problems": problems}), flush=True)
     for name, s in sanity["generated"].items():
@@ -464,6 +573,62 @@ def _metrics_section() -> str:
         "From `docs/quality/report.md` (generated by `python -m training.evaluate` against the "
         "held-out takes):\n\n" + body + "\n"
     )
+
+
+def _limits_from_report() -> str:
+    """The known-limits bullet about acceptance bars, from docs/quality/report.json."""
+    path = REPORT_PATH.with_suffix(".json")
+    if not path.exists():
+        return "- Not evaluated yet against the acceptance bars (`python -m training.evaluate`)."
+    bars = json.loads(path.read_text()).get("bars", {})
+    failed = [
+        f"{name} ({b['value']:.3g}, bar {b['op']} {b['threshold']:.3g})"
+        for name, b in bars.items()
+        if not b.get("pass")
+    ]
+    if not failed:
+        return "- It passes every acceptance bar of the quality report."
+    text = (
+        f"- This version passes {len(bars) - len(failed)} of {len(bars)} acceptance bars and "
+        "misses: " + "; ".join(failed) + ". Long generation is stable (5 minutes per style "
+        "without NaN)."
+    )
+    return "\n  ".join(_wrap(text, 98))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width)
+
+
+def _v3_section(meta: dict) -> str:
+    """Architecture bullets of the v3 recipe, only when the engine was built with it."""
+    guidance = float(meta["recommended"].get("guidance", 1.0))
+    text = ""
+    if guidance != 1.0:
+        text += (
+            "- Classifier-free guidance (v3): during training the style is replaced by the "
+            'all-zero "unconditional" style for 10 % of the windows; the graph runs the '
+            "conditional and the unconditional decoder in one batched pass and returns "
+            f"`uncond + g * (cond - uncond)` with g = {guidance} (`recommended.guidance`).\n"
+            "- History corruption (v3): the decoder and prior see a noisy, sometimes time-shifted "
+            "history during training, so they cannot just continue their input; the losses use "
+            "the clean history.\n"
+        )
+    if meta.get("seed_histories"):
+        text += (
+            f"- Seed motions (v3): the metadata holds {_seed_count(meta)} real "
+            f"{meta['history']}-frame histories per style (`seed_histories`, from training takes "
+            "at evenly spread positions, with their descriptors in `seed_descriptors`); the "
+            "runtime starts each clip from one of the dominant style's seeds, picked by the "
+            "generation seed with a preference for seeds near the requested sliders.\n"
+        )
+    bullets = [textwrap.fill(b, 98, subsequent_indent="  ") for b in text.splitlines() if b]
+    return "".join(b + "\n" for b in bullets)
+
+
+def _seed_count(meta: dict) -> int:
+    seeds = meta.get("seed_histories") or {}
+    return max((len(v) for v in seeds.values()), default=0)
 
 
 def write_model_card(meta: dict, data, info: dict, path: Path = CARD_PATH) -> None:
@@ -525,6 +690,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   `recommended.noise_scale` = {noise_scale}, chosen at export among {candidates} as the scale
   whose generated joint angular speed best matches the real held-out takes while foot skating
   stays within the real takes' + 20 % (`training/export.py`).
+{_v3_section(meta)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
 - Losses: feature reconstruction (normalised, root channels weighted x2), frame-to-frame feature
   velocities (so the dynamics are not averaged away), joint positions through
@@ -589,14 +755,7 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
 
 ## Known limits
 
-- This version misses several acceptance bars (marked **no** in the table above). The engine does
-  not yet follow the style categories: the history it continues from dominates the style input,
-  so salsa, modern and groove presets come out alike (the style classifier scores chance) and
-  seeds differ less than real takes do (diversity). Its motion is calmer than the real takes
-  (about half of salsa's joint angular speed, far less than modern's), its feet dip a few
-  centimetres under the floor at times, and the `travel` slider has a weak effect. The energy,
-  expansiveness, bounce and turning sliders and the beat do steer it. Long generation is stable
-  (5 minutes per style without NaN, freezing or drift).
+{_limits_from_report()}
 - Groove is thin: a few short CMU "Michael Jackson styled" walks/hops and two short freestyle clips,
   so the groove preset is less varied than salsa (about 16 minutes) and modern (about 2.5 minutes).
 - Salsa was danced in couples; the engine dances one partner alone.
@@ -623,6 +782,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", type=Path, default=REPO / "build" / "default_weights.npz")
     ap.add_argument("--out", type=Path, default=CARD_PATH.with_suffix(".onnx"))
     ap.add_argument("--card", action="store_true", help="only rewrite the model card")
+    ap.add_argument(
+        "--guidance", type=float, default=None, help="guidance scale (default: the training run's)"
+    )
+    ap.add_argument(
+        "--seed-motion", action="store_true", help="ship seed histories (recipe v3) in the metadata"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     data = load_training_data(args.dataset)
@@ -638,7 +803,10 @@ def main(argv: list[str] | None = None) -> int:
         write_model_card(meta, data, info, args.out.with_suffix(".md"))
         return 0
     model, _, _ = load_weights(args.weights)
-    export_engine(model, data, args.out, info)
+    guidance = args.guidance
+    if guidance is None:
+        guidance = float(info.get("config", {}).get("guidance", 1.0))
+    export_engine(model, data, args.out, info, guidance=guidance, seed_motion=args.seed_motion)
     return 0
 
 
