@@ -69,11 +69,3 @@ def test_demo_writes_bvh_blend_and_report(tmp_path):
     assert any(fc.data_path.endswith("rotation_quaternion") for fc in curves)
     n = report["frame_range"][1] - report["frame_range"][0] + 1
     assert all(len(fc.keyframe_points) == n for fc in curves)
-
-
-@pytest.mark.skipif(DEFAULT_ENGINE.is_file(), reason="the default engine exists")
-def test_demo_without_default_engine_says_so_and_fakes_nothing(tmp_path):
-    proc = _demo("--out", str(tmp_path / "out"))
-    assert proc.returncode == 1
-    assert "default engine" in proc.stderr and "--engine" in proc.stderr
-    assert not (tmp_path / "out").exists()
