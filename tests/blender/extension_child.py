@@ -183,6 +183,38 @@ def main(args_path: str, result_path: str) -> None:
 
     res["cli_handler_version_rc"] = record("cli", call_cli)
 
+    def call_generate():
+        # `blender --command dance_ai generate ...` as a user runs it: the installed package,
+        # its bundled engine and its bundled onnxruntime, no dev checkout involved.
+        cli_module = sys.modules[package + ".blender.cli_command"]
+        out_bvh = os.path.join(os.path.dirname(args["zip"]), "cli_generate.bvh")
+        report = out_bvh + ".json"
+        rc = cli_module.handler(
+            [
+                "generate",
+                "--style",
+                "salsa",
+                "--seconds",
+                "2",
+                "--seed",
+                "1",
+                "--out",
+                out_bvh,
+                "--report",
+                report,
+            ]
+        )
+        with open(report, encoding="utf-8") as f:
+            data = json.load(f)
+        return {
+            "rc": rc,
+            "frames": data.get("frames"),
+            "provider": data.get("provider"),
+            "engine_file": data.get("engine_path", data.get("engine")),
+        }
+
+    res["cli_generate"] = record("cli generate", call_generate)
+
     cycles = []
     for i in range(2):
         state: dict = {}

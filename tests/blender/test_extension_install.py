@@ -150,6 +150,17 @@ def test_panel_and_operators_registered(installed: dict) -> None:
     assert installed["cli_handler_version_rc"] == 0
 
 
+def test_cli_command_generates_with_the_bundled_engine(installed: dict) -> None:
+    """`blender --command dance_ai generate`: installed package, bundled engine and runtime."""
+    gen = installed["cli_generate"]
+    assert gen is not None, "the CLI generate step raised (see test_child_ran_without_errors)"
+    assert gen["rc"] == 0
+    assert gen["frames"] == 60  # 2 s at the engine's 30 fps
+    assert gen["provider"] == "CPUExecutionProvider"
+    ext_dir = os.path.realpath(installed["user_extensions_dir"])
+    assert os.path.realpath(gen["engine_file"]).startswith(ext_dir), gen["engine_file"]
+
+
 @pytest.mark.parametrize("cycle", [0, 1])
 def test_disable_leaves_nothing_and_reenable_restores(installed: dict, cycle: int) -> None:
     state = installed["cycles"][cycle]
