@@ -93,6 +93,10 @@ class TrainConfig:
     hist_shift_p: float = 0.0  # fraction of (non-first) windows whose history is 1-2 frames early
     style_drop: float = 0.0  # style replaced by the all-zero "unconditional" style (for CFG)
     guidance: float = 1.0  # classifier-free guidance scale baked into the exported graph
+    # neutral starts (recipe v4): generation always begins from the metadata's initial_history,
+    # a stance training never showed before a real window; this fraction of rollouts starts there
+    # so the first window must take its style from the style input, not from the history
+    start_p: float = 0.0
 
 
 #: The v3 experiment (``--recipe v3``): history corruption, style dropout + guidance 2, more free
@@ -108,6 +112,7 @@ RECIPES: dict[str, dict] = {
         "style_drop": 0.1,
         "guidance": 2.0,
     },
+    "v4": {"start_p": 0.3},
 }
 
 
@@ -384,6 +389,8 @@ class Corruption:
     noise_p: float = 0.0
     shift_p: float = 0.0
     style_drop: float = 0.0
+    start_p: float = 0.0
+    start: torch.Tensor | None = None  # (H, F) normalised neutral start history
 
 
 def _corrupt(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> torch.Tensor:
@@ -402,6 +409,14 @@ def _drop_style(style: torch.Tensor, p: float, rng: np.random.Generator) -> torc
         return style
     keep = torch.from_numpy(rng.random(style.shape[0]) >= p).view(-1, 1)
     return torch.where(keep, style, torch.zeros_like(style))
+
+
+def _neutral_start(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> torch.Tensor:
+    """Replace a random ``start_p`` of the first histories by the generation's neutral start."""
+    if corr.start_p <= 0.0 or corr.start is None:
+        return hist
+    neutral = torch.from_numpy(rng.random(hist.shape[0]) < corr.start_p).view(-1, 1, 1)
+    return torch.where(neutral, corr.start.unsqueeze(0), hist)
 
 
 def rollout_loss(
@@ -424,7 +439,7 @@ def rollout_loss(
     h, w = cfg_m.history, cfg_m.window
     x, beat, style = batch["x"], batch["beat"], batch["style"]
     n_b, rollout = x.shape[0], style.shape[1]
-    hist = x[:, :h]
+    hist = _neutral_start(x[:, :h], corr, rng)
     hist_in = hist
     total = torch.zeros(())
     agg: dict[str, float] = {}
@@ -487,7 +502,13 @@ def train(
     except RuntimeError:
         val_batch = None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    corr = Corruption(cfg.hist_noise, cfg.hist_noise_p, cfg.hist_shift_p, cfg.style_drop)
+    start = None
+    if cfg.start_p > 0.0:
+        neutral = (initial_history(data, mcfg.history) - data.mean) / data.std
+        start = torch.from_numpy(neutral.astype(np.float32))
+    corr = Corruption(
+        cfg.hist_noise, cfg.hist_noise_p, cfg.hist_shift_p, cfg.style_drop, cfg.start_p, start
+    )
     rows: list[dict] = []
     t0 = time.perf_counter()
     writer = None
@@ -614,14 +635,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--export-only", action="store_true", help="export saved --weights")
     ap.add_argument(
-        "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped) or the v3 experiment"
+        "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped), v3 or v4"
     )
     args = ap.parse_args(argv)
 
     ensure_dataset(args.dataset)
     data = load_training_data(args.dataset)
     cfg = TrainConfig(steps=args.steps, seed=args.seed, **RECIPES[args.recipe])
-    seed_motion = args.recipe != "v2"
+    seed_motion = args.recipe == "v3"  # only v3 ships seed histories
     torch.set_num_threads(cfg.threads)
     if args.export_only:
         from training import export as export_mod

@@ -27,6 +27,7 @@ from training.train import (  # noqa: E402
     TrainConfig,
     _corrupt,
     _drop_style,
+    _neutral_start,
     load_training_data,
 )
 
@@ -141,3 +142,19 @@ def test_default_recipe_is_the_shipped_v2_and_v3_turns_everything_on():
     assert torch.equal(_corrupt(hist, off, rng), hist)
     assert torch.equal(_drop_style(hist[:, 0], off.style_drop, rng), hist[:, 0])
     assert rng.random() == np.random.default_rng(5).random()
+
+
+def test_v4_neutral_starts_replace_some_first_histories_only_when_asked():
+    hist = torch.randn(400, 12, 148)
+    start = torch.full((12, 148), 7.0)
+    rng = np.random.default_rng(0)
+    out = _neutral_start(hist, Corruption(start_p=0.3, start=start), rng)
+    replaced = (out == 7.0).all(dim=(1, 2))
+    kept = (out == hist).all(dim=(1, 2))
+    assert bool((replaced | kept).all())
+    assert 0.2 < replaced.float().mean().item() < 0.4
+    # off (v2): the batch is untouched and no random number is drawn
+    rng = np.random.default_rng(5)
+    assert torch.equal(_neutral_start(hist, Corruption(), rng), hist)
+    assert rng.random() == np.random.default_rng(5).random()
+    assert TrainConfig(**RECIPES["v4"]).start_p > 0 and TrainConfig().start_p == 0
