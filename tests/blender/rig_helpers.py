@@ -45,3 +45,15 @@ def chain_armature(name: str = "Chain", n: int = 5) -> bpy.types.Object:
     for i in range(n):
         rows.append((f"b{i:02d}", None if i == 0 else f"b{i - 1:02d}", (0, 0, i), (0, 0, i + 1)))
     return make_armature(name, rows)
+
+
+def make_face_mesh(name: str, keys: list[str]) -> bpy.types.Object:
+    """A small mesh object with a Basis and one shape key per name."""
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.shape_key_add(name="Basis")
+    for k in keys:
+        obj.shape_key_add(name=k)
+    return obj

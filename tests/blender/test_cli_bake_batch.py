@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ bpy = pytest.importorskip("bpy")
 
 from dance_ai_addon.blender import compat  # noqa: E402
 from dance_ai_addon.core.engines.contract import ARKIT_52  # noqa: E402
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
 
 pytestmark = pytest.mark.bpy
 
@@ -37,23 +37,13 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def _tool():
-    name = "make_test_engine"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "make_test_engine.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     """Engines, a rig .blend with an ARKit face mesh, and a generated NPZ with face curves."""
     if not MIXAMO.is_file():
         pytest.skip(f"sample rig missing: {MIXAMO}")
     d = tmp_path_factory.mktemp("cli_bake")
-    mte = _tool()
+    mte = make_test_engine
     mte.make_test_engine(d / "engines" / "face.onnx", blendshapes=True)
     mte.make_test_engine(d / "engines" / "plain.onnx")
     bpy.ops.wm.open_mainfile(filepath=str(MIXAMO))

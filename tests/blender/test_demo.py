@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ bpy = pytest.importorskip("bpy")
 
 from dance_ai_addon.blender import compat  # noqa: E402
 from dance_ai_addon.core.bvh import load_bvh_clip  # noqa: E402
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
 
 pytestmark = [pytest.mark.bpy, pytest.mark.slow]
 
@@ -36,12 +36,7 @@ def _demo(*args: str) -> subprocess.CompletedProcess:
 
 
 def _make_engine(path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location(
-        "mte_demo", REPO / "tools" / "make_test_engine.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_test_engine(path)
+    return make_test_engine.make_test_engine(path)
 
 
 def test_demo_writes_bvh_blend_and_report(tmp_path):

@@ -7,25 +7,13 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from rig_helpers import factory_reset  # noqa: E402
+from rig_helpers import factory_reset, make_face_mesh  # noqa: E402
 
 from dance_ai_addon.blender import compat, face  # noqa: E402
 from dance_ai_addon.core.engines.contract import ARKIT_52  # noqa: E402
 from dance_ai_addon.core.errors import EngineError, RigError  # noqa: E402
 
 pytestmark = pytest.mark.bpy
-
-
-def make_face_mesh(name: str, keys: list[str]) -> bpy.types.Object:
-    """A small mesh object with a Basis and one shape key per name."""
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in keys:
-        obj.shape_key_add(name=k)
-    return obj
 
 
 def test_name_matching_arkit_vs_live_link_face():

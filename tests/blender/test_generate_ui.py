@@ -6,7 +6,6 @@ sample rig from sample_rigs/.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from rig_helpers import factory_reset  # noqa: E402
+from rig_helpers import factory_reset, make_face_mesh  # noqa: E402
 
 import dance_ai_addon  # noqa: E402
 from dance_ai_addon.blender import compat, engine_cache, generate_ui, jobs  # noqa: E402
@@ -23,6 +22,7 @@ from dance_ai_addon.core.bvh import load_bvh_clip  # noqa: E402
 from dance_ai_addon.core.engines.contract import ARKIT_52  # noqa: E402
 from dance_ai_addon.core.errors import DanceAIError, EngineError  # noqa: E402
 from dance_ai_addon.jobs_spec import DanceJobSpec  # noqa: E402
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
 
 pytestmark = pytest.mark.bpy
 
@@ -30,20 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 MIXAMO = REPO / "sample_rigs" / "mixamo_tpose.blend"
 
 
-def _tool():
-    name = "make_test_engine"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "make_test_engine.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("gen_engines")
-    mte = _tool()
+    mte = make_test_engine
     return {
         "plain": mte.make_test_engine(folder / "plain.onnx"),
         "face": mte.make_test_engine(folder / "face.onnx", blendshapes=True, name="face-engine"),
@@ -225,22 +215,11 @@ def test_spec_from_settings_takes_retarget_options_and_bvh(rig, engines, tmp_pat
     assert clip.n_frames == 45 and clip.skeleton.n_joints == 24
 
 
-def _face_mesh(name: str, keys: list[str]) -> bpy.types.Object:
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in keys:
-        obj.shape_key_add(name=k)
-    return obj
-
-
 def test_dance_job_bakes_face_weights_and_reports_missing_keys(rig, engines, tmp_path):
     scene = bpy.context.scene
     # Live Link Face names (PascalCase), three ARKit shapes missing on purpose
     dropped = {"tongueOut", "cheekPuff", "noseSneerLeft"}
-    face = _face_mesh("Face", [n[0].upper() + n[1:] for n in ARKIT_52 if n not in dropped])
+    face = make_face_mesh("Face", [n[0].upper() + n[1:] for n in ARKIT_52 if n not in dropped])
     spec = DanceJobSpec(
         name="facejob",
         engine=str(engines["face"]),
@@ -274,7 +253,7 @@ def test_dance_job_bakes_face_weights_and_reports_missing_keys(rig, engines, tmp
 
 def test_dance_job_face_mesh_without_matching_keys_is_refused_before_baking(rig, engines):
     scene = bpy.context.scene
-    face = _face_mesh("Wrong", ["Smile", "Frown"])
+    face = make_face_mesh("Wrong", ["Smile", "Frown"])
     before = _state(scene)
     spec = DanceJobSpec(
         engine=str(engines["face"]), backend="cpu", frames=10, armature=rig.name, mesh=face.name
@@ -328,7 +307,7 @@ def test_loading_another_engine_rebuilds_the_sliders(rig, engines):
 
 
 def test_generate_operator_bakes_face_weights_on_the_chosen_mesh(rig, engines):
-    face = _face_mesh("OpFace", ["jawOpen", "EyeBlinkLeft"])
+    face = make_face_mesh("OpFace", ["jawOpen", "EyeBlinkLeft"])
     s = _use_engine(engines["face"])
     s.seconds = 1.0
     s.face_mesh = face
@@ -351,7 +330,7 @@ def test_bake_dance_rolls_back_when_a_late_step_fails(rig, engines):
     from dance_ai_addon.core.generation import generate
 
     scene = bpy.context.scene
-    face = _face_mesh("LateFace", ["jawOpen"])
+    face = make_face_mesh("LateFace", ["jawOpen"])
     user = compat.new_action("UserDance")
     compat.assign_action(rig, user)
     modes = {pb.name: pb.rotation_mode for pb in rig.pose.bones}

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_tool():
-    name = "make_test_engine"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "make_test_engine.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def mte():
     """The tools/make_test_engine module (build_model, make_test_engine, set_metadata, ...)."""
-    return _load_tool()
+    return make_test_engine
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ Skips with the reason (from core.engines.detect) when no GPU, tensorrt or pycuda
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from dance_ai_addon.core.engines import load_engine
 from dance_ai_addon.core.engines.detect import backend_availability
 from dance_ai_addon.core.engines.registry import bundled_engines_dir
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
 
 pytestmark = pytest.mark.gpu
 REPO = Path(__file__).resolve().parents[2]
@@ -33,11 +32,7 @@ def onnx_path(tmp_path_factory) -> Path:
     bundled = bundled_engines_dir() / "default.onnx"
     if bundled.is_file():
         return bundled
-    spec = importlib.util.spec_from_file_location("mte_gpu", REPO / "tools" / "make_test_engine.py")
-    mte = importlib.util.module_from_spec(spec)
-    sys.modules["mte_gpu"] = mte
-    spec.loader.exec_module(mte)
-    return mte.make_big_test_engine(tmp_path_factory.mktemp("gpu") / "big.onnx")
+    return make_test_engine.make_big_test_engine(tmp_path_factory.mktemp("gpu") / "big.onnx")
 
 
 def _inputs(meta, rng):

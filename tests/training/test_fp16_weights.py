@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +12,10 @@ pytest.importorskip("onnxruntime")
 
 from dance_ai_addon.core.engines import load_engine  # noqa: E402
 from dance_ai_addon.core.engines.onnx_backend import read_onnx_metadata  # noqa: E402
+from tools import make_test_engine  # noqa: E402  (repo root is on pytest's path)
 from training.fp16_weights import convert_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _make_test_engine_module():
-    spec = importlib.util.spec_from_file_location(
-        "mte_fp16", REPO / "tools" / "make_test_engine.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _inputs(meta, rng):
@@ -37,8 +28,7 @@ def _inputs(meta, rng):
 
 
 def test_fp16_storage_halves_the_file_and_keeps_outputs(tmp_path: Path) -> None:
-    mte = _make_test_engine_module()
-    src = mte.make_big_test_engine(tmp_path / "big.onnx")
+    src = make_test_engine.make_big_test_engine(tmp_path / "big.onnx")
     dst = tmp_path / "big_fp16.onnx"
     converted = convert_file(src, dst)
     assert converted > 0
