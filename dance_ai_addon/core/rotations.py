@@ -233,45 +233,41 @@ def _finish(q: np.ndarray, r: np.ndarray, t: np.ndarray, renorm: bool) -> None:
     np.multiply(q, t, out=q)
 
 
+def _gram_schmidt_rows(
+    a: np.ndarray, b1: np.ndarray, b2: np.ndarray, sq: np.ndarray, s: np.ndarray
+) -> None:
+    """Columns ``b1, b2 (3, n)`` of the rotation for 6D rows ``a (6, n)``, in place.
+
+    ``sq (3, n)`` and ``s (n,)`` are scratch. The one Gram-Schmidt every 6D conversion uses.
+    """
+    a1, a2 = a[:3], a[3:]
+    np.multiply(a1, a1, out=sq)
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    np.multiply(a1, s, out=b1)
+    np.multiply(b1, a2, out=sq)  # p = b1 . a2
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.multiply(b1, s, out=b2)  # a2 - p b1
+    np.subtract(a2, b2, out=b2)
+    np.multiply(b2, b2, out=sq)
+    np.add(sq[0], sq[1], out=s)
+    s += sq[2]
+    np.sqrt(s, out=s)
+    np.maximum(s, _EPS, out=s)
+    np.divide(1.0, s, out=s)
+    b2 *= s
+
+
 def _sixd_rows_to_matrix_rows(a: np.ndarray, m: np.ndarray, ws: np.ndarray) -> None:
-    """Gram-Schmidt on component-major 6D rows ``a (6, n)`` into matrix rows ``m (9, n)``
-    (m00, m01, ..., m22); ``ws``: at least 2 scratch rows."""
-    a1x, a1y, a1z, a2x, a2y, a2z = a
+    """6D rows ``a (6, n)`` -> matrix rows ``m (9, n)`` (m00, m01, ..., m22); ``ws``: at least
+    4 scratch rows."""
+    _gram_schmidt_rows(a, m[0::3], m[1::3], ws[0:3], ws[3])
     m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
-    s, t = ws[0], ws[1]
-    np.multiply(a1x, a1x, out=s)
-    np.multiply(a1y, a1y, out=t)
-    s += t
-    np.multiply(a1z, a1z, out=t)
-    s += t
-    np.sqrt(s, out=s)
-    np.maximum(s, _EPS, out=s)
-    np.divide(1.0, s, out=s)
-    np.multiply(a1x, s, out=m00)  # b1 = first column
-    np.multiply(a1y, s, out=m10)
-    np.multiply(a1z, s, out=m20)
-    np.multiply(m00, a2x, out=s)  # p = b1 . a2
-    np.multiply(m10, a2y, out=t)
-    s += t
-    np.multiply(m20, a2z, out=t)
-    s += t
-    np.multiply(m00, s, out=m01)  # a2 - p b1
-    np.subtract(a2x, m01, out=m01)
-    np.multiply(m10, s, out=m11)
-    np.subtract(a2y, m11, out=m11)
-    np.multiply(m20, s, out=m21)
-    np.subtract(a2z, m21, out=m21)
-    np.multiply(m01, m01, out=s)
-    np.multiply(m11, m11, out=t)
-    s += t
-    np.multiply(m21, m21, out=t)
-    s += t
-    np.sqrt(s, out=s)
-    np.maximum(s, _EPS, out=s)
-    np.divide(1.0, s, out=s)
-    m01 *= s  # b2 = second column
-    m11 *= s
-    m21 *= s
+    t = ws[3]
     np.multiply(m10, m21, out=m02)  # b3 = b1 x b2
     np.multiply(m20, m11, out=t)
     m02 -= t
@@ -294,32 +290,12 @@ def _sixd_rows_to_quat(a: np.ndarray, q: np.ndarray, ws: np.ndarray) -> None:
     up to 120°: as precise as the largest-component choice); the other columns, if any, go
     through the full matrix and 4-branch selection.
     """
-    a1, a2 = a[:3], a[3:]
     n = a.shape[1]
-    b1, b2, sq = ws[0:3], ws[3:6], ws[11:14]
+    b1, b2 = ws[0:3], ws[3:6]
     b1x, b1y, b1z = b1
     b2x, b2y, b2z = b2
     s, t = ws[6], ws[7]
-    # (3, n) operations: one call per step for all three components
-    np.multiply(a1, a1, out=sq)
-    np.add(sq[0], sq[1], out=s)
-    s += sq[2]
-    np.sqrt(s, out=s)
-    np.maximum(s, _EPS, out=s)
-    np.divide(1.0, s, out=s)
-    np.multiply(a1, s, out=b1)
-    np.multiply(b1, a2, out=sq)  # p = b1 . a2
-    np.add(sq[0], sq[1], out=s)
-    s += sq[2]
-    np.multiply(b1, s, out=b2)  # a2 - p b1
-    np.subtract(a2, b2, out=b2)
-    np.multiply(b2, b2, out=sq)
-    np.add(sq[0], sq[1], out=s)
-    s += sq[2]
-    np.sqrt(s, out=s)
-    np.maximum(s, _EPS, out=s)
-    np.divide(1.0, s, out=s)
-    b2 *= s
+    _gram_schmidt_rows(a, b1, b2, ws[11:14], s)
     qb = ws[14:18]  # contiguous rows; the (possibly strided) output is written once
     q0, q1, q2, q3 = qb
     np.add(b1x, 1.0, out=s)  # u
@@ -532,29 +508,13 @@ def matrix_to_sixd(m) -> np.ndarray:
     return np.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1)
 
 
-def _sixd_columns(d: np.ndarray):
-    """Gram-Schmidt on 6D vectors given as 6 contiguous rows ``(6, N)``: the 9 matrix elements
-    as flat arrays, row-major."""
-    a1x, a1y, a1z, a2x, a2y, a2z = d
-    inv1 = 1.0 / np.maximum(np.sqrt(a1x * a1x + a1y * a1y + a1z * a1z), _EPS)
-    b1x, b1y, b1z = a1x * inv1, a1y * inv1, a1z * inv1
-    p = b1x * a2x + b1y * a2y + b1z * a2z
-    c2x, c2y, c2z = a2x - p * b1x, a2y - p * b1y, a2z - p * b1z
-    inv2 = 1.0 / np.maximum(np.sqrt(c2x * c2x + c2y * c2y + c2z * c2z), _EPS)
-    b2x, b2y, b2z = c2x * inv2, c2y * inv2, c2z * inv2
-    b3x = b1y * b2z - b1z * b2y
-    b3y = b1z * b2x - b1x * b2z
-    b3z = b1x * b2y - b1y * b2x
-    # columns b1, b2, b3 -> elements m[row, col]
-    return b1x, b2x, b3x, b1y, b2y, b3y, b1z, b2z, b3z
-
-
 def sixd_to_matrix(d) -> np.ndarray:
     """Rotation matrices from 6D vectors by Gram-Schmidt (any non-degenerate input is valid)."""
     d = _f64(d)
     rows = np.ascontiguousarray(d.reshape(-1, 6).T)
-    m = np.stack(_sixd_columns(rows), axis=-1)
-    return m.reshape(d.shape[:-1] + (3, 3))
+    m = np.empty((9, rows.shape[1]), dtype=np.float64)
+    _sixd_rows_to_matrix_rows(rows, m, np.empty((4, rows.shape[1]), dtype=np.float64))
+    return m.T.reshape(d.shape[:-1] + (3, 3))
 
 
 def quat_to_sixd(q) -> np.ndarray:

@@ -66,6 +66,17 @@ def display_name(path: str | os.PathLike) -> str:
     return os.path.basename(os.fspath(path)) or os.fspath(path)
 
 
+def check_engine_file(path: str | os.PathLike) -> None:
+    """Refuse a missing, unreadable or empty engine file before any runtime sees it."""
+    name = display_name(path)
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise EngineError(f"{name}: cannot read the engine file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise EngineError(f"{name}: the engine file is empty")
+
+
 @dataclass(frozen=True)
 class StyleAxis:
     """One entry of the style vector: a dance category weight or a continuous descriptor."""

@@ -20,6 +20,7 @@ from .contract import (
     Engine,
     EngineMetadata,
     TensorInfo,
+    check_engine_file,
     check_io,
     display_name,
     expected_outputs,
@@ -123,12 +124,7 @@ def _session_options(ort, threads: int | None):
 def _open_session(path: Path, providers: list[Any], threads: int | None):
     ort = _import_ort()
     name = display_name(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EngineError(f"{name}: cannot read the engine file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise EngineError(f"{name}: the engine file is empty")
+    check_engine_file(path)
     try:
         return ort.InferenceSession(
             str(path), sess_options=_session_options(ort, threads), providers=providers

@@ -31,6 +31,7 @@ from .contract import (
     Engine,
     EngineMetadata,
     TensorInfo,
+    check_engine_file,
     check_io,
     display_name,
     expected_inputs,
@@ -418,13 +419,7 @@ class TensorRTEngine(Engine):
 def load_tensorrt(path: str | os.PathLike) -> TensorRTEngine:
     """Load a ``.engine``/``.plan`` with its sidecar; host-side checks run before any GPU call."""
     p = Path(path)
-    name = display_name(p)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise EngineError(f"{name}: cannot read the engine file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise EngineError(f"{name}: the engine file is empty")
+    check_engine_file(p)
     meta, info = read_sidecar(p)
     check_sidecar_matches_file(p, info)
     return TensorRTEngine(p, meta, info)
