@@ -16,6 +16,11 @@ Grounding (on by default for skeletons with SMPL-24 feet) lifts the root smoothl
 the lowest joint goes under the floor (feet counted with their standing clearance), see
 :func:`ground_clip`.
 
+Foot cleanup (on by default for skeletons with SMPL-24 legs) pins each foot where the generated
+motion itself has it low and slow (:func:`clean_feet`, the retargeter's contact detection and
+two-bone IK run on the engine's own skeleton): a network predicts feet that are nearly still
+during a plant, and nearly is what a viewer sees as sliding.
+
 Loop closure generates ``N`` extra frames past the end and crossfades them into the first ``N``
 frames (features, so 6D rotations, root height, velocities and yaw rate blend together), so the
 last frame flows into the first; the root's net turn and horizontal drift over the clip are then
@@ -32,9 +37,10 @@ import numpy as np
 
 from .clip import MotionClip
 from .engines.contract import Engine, display_name
-from .engines.features import decode_features, integrate_root, rest_features
+from .engines.features import decode_features, encode_clip, integrate_root, rest_features
 from .errors import DanceAIError, EngineError
 from .retarget.transfer import CANONICAL_CLEARANCE
+from .rotations import quat_conj, quat_mul
 from .skeleton import Skeleton, forward_kinematics
 from .smoothing import jerk_smooth
 
@@ -50,6 +56,7 @@ __all__ = [
     "ground_clip",
     "FOOT_CLEARANCE",
     "has_feet",
+    "clean_feet",
 ]
 
 #: Width (in 0..1 slider units) of the preference for seeds near the requested descriptors.
@@ -179,6 +186,43 @@ def has_feet(skeleton: Skeleton) -> bool:
     return all(n in skeleton.names for n in FOOT_CLEARANCE)
 
 
+LEG_JOINTS = tuple((s + "_Hip", s + "_Knee", s + "_Ankle", s + "_Foot") for s in "LR")
+
+
+def has_legs(skeleton: Skeleton) -> bool:
+    """True when the skeleton has the SMPL-24 leg chains foot cleanup works on."""
+    return all(n in skeleton.names for leg in LEG_JOINTS for n in leg)
+
+
+def clean_feet(clip: MotionClip) -> tuple[MotionClip, float]:
+    """``clip`` with its planted feet pinned; also returns the share of foot frames in contact.
+
+    Contacts come from the clip itself (``retarget.feet.detect_joint_contacts``: a foot joint near
+    its own floor level and slower than 0.35 m/s); ``retarget.feet.cleanup`` moves each ankle to
+    its pinned position with an analytic two-bone IK and lowers the hips where a leg cannot reach.
+    """
+    from .retarget.feet import cleanup, detect_joint_contacts
+
+    skel = clip.skeleton
+    idx = {n: i for i, n in enumerate(skel.names)}
+    legs = [tuple(idx[n] for n in leg) for leg in LEG_JOINTS]
+    pos, world_rot = forward_kinematics(skel, clip.rotations, clip.root_positions)
+    feet = [leg[2] for leg in legs] + [leg[3] for leg in legs]  # ankles, then toes
+    contacts = detect_joint_contacts(pos[:, feet], clip.fps, "Y", 1.0)
+    if not contacts.any():
+        return clip, 0.0
+    new_world, _, shift = cleanup(pos, world_rot, legs, contacts, np.zeros((2, 2)), clip.fps, 1)
+    parents = np.asarray(skel.parents)
+    local = clip.rotations.copy()
+    child = np.flatnonzero(parents >= 0)
+    local[:, child] = quat_mul(quat_conj(new_world[:, parents[child]]), new_world[:, child])
+    rest = np.asarray(skel.rest_rotations, dtype=np.float64)[child]
+    if not np.all(rest == np.array([1.0, 0.0, 0.0, 0.0])):
+        local[:, child] = quat_mul(quat_conj(rest)[None], local[:, child])  # FK: rest ⊗ local
+    root = clip.root_positions + shift
+    return MotionClip(skel, local, root, clip.fps, clip.name), float(contacts.mean())
+
+
 def ground_clip(clip: MotionClip, loop: bool = False) -> tuple[MotionClip, np.ndarray]:
     """``clip`` with its root lifted by :func:`grounding_lift`; also returns the lift (T,)."""
     pos, _ = forward_kinematics(clip.skeleton, clip.rotations, clip.root_positions)
@@ -213,6 +257,7 @@ def generate(
     loop_frames: int | None = None,
     ground: bool | None = None,
     use_seed_history: bool = True,
+    foot_cleanup: bool | None = None,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -221,7 +266,9 @@ def generate(
     ``loop_frames`` (loop closure length) defaults to max(overlap, fps / 2), at most frames / 2.
     ``ground`` (default: on when the skeleton has SMPL-24 feet) lifts floor penetration away
     (:func:`ground_clip`); ``use_seed_history`` (default on) starts from the engine's real seed
-    motion of the dominant style when it ships some.
+    motion of the dominant style when it ships some. ``foot_cleanup`` (default: on when the
+    skeleton has SMPL-24 legs) pins planted feet (:func:`clean_feet`); the returned features are
+    then re-encoded from the cleaned clip so both agree.
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -314,12 +361,19 @@ def generate(
         pos = clip.root_positions.copy()
         pos[:, [0, 2]] -= ramp * drift
         clip = MotionClip(clip.skeleton, clip.rotations, pos, clip.fps, clip.name)
+    if foot_cleanup is None:
+        foot_cleanup = has_legs(meta.skeleton)
+    if foot_cleanup and frames >= 4:
+        clip, _ = clean_feet(clip)
     if ground is None:
         ground = has_feet(meta.skeleton)
     if ground:
         clip, lift = ground_clip(clip, loop=bool(n_loop))
-        feats = feats.copy()
-        feats[:, 0] += lift  # root_height channel, so features and clip agree
+        if not foot_cleanup:
+            feats = feats.copy()
+            feats[:, 0] += lift  # root_height channel, so features and clip agree
+    if foot_cleanup and frames >= 4:
+        feats = encode_clip(clip)
     blend = None
     if weights is not None:
         blend = (bs_names, np.clip(weights, 0.0, 1.0))
