@@ -73,6 +73,7 @@ def build_metadata(
     window: int,
     latent: int,
     seed_motion: bool = False,
+    noise_use: str | None = None,
 ):
     """The contract metadata dict for the trained network and its dataset.
 
@@ -138,7 +139,7 @@ def build_metadata(
         "style": {"axes": axes, "presets": presets, "normalise": "categories_sum_to_one"},
         "noise": {
             "size": latent,
-            "use": "per-window latent z = prior_mean + prior_std * noise[:, 0, :]",
+            "use": noise_use or DanceCVAE.noise_use,
         },
         "descriptor_ranges": {
             n: _rounded(r, 6) for n, r in zip(data.descriptor_names, data.descriptor_ranges)
@@ -485,7 +486,14 @@ def export_engine(
 
     cfg = model.cfg
     meta = build_metadata(
-        data, train_info, overlap, cfg.history, cfg.window, cfg.latent, seed_motion
+        data,
+        train_info,
+        overlap,
+        cfg.history,
+        cfg.window,
+        cfg.latent,
+        seed_motion,
+        getattr(model, "noise_use", None),
     )
     meta["recommended"]["guidance"] = float(guidance)
     wrapper = make_wrapper(model, data, guidance)

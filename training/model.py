@@ -31,7 +31,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-__all__ = ["ModelConfig", "DanceCVAE", "ExportWrapper", "kl_divergence", "project_features"]
+__all__ = [
+    "ModelConfig",
+    "DanceCVAE",
+    "ExportWrapper",
+    "build_model",
+    "kl_divergence",
+    "project_features",
+]
 
 
 @dataclass
@@ -48,6 +55,8 @@ class ModelConfig:
     kernel: int = 5
     hist_hidden: int = 384
     enc_channels: int = 128
+    kind: str = "cvae"  # "cvae" (Gaussian latent) or "vq" (codebook, training.model_vq)
+    codes: int = 0  # codebook size of the "vq" kind
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +87,8 @@ class _ResBlock(nn.Module):
 
 class DanceCVAE(nn.Module):
     """Encoder + decoder; all tensors in normalised feature units (see :class:`ExportWrapper`)."""
+
+    noise_use = "per-window latent z = prior_mean + prior_std * noise[:, 0, :]"
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -144,6 +155,22 @@ class DanceCVAE(nn.Module):
         mu, logvar = self.prior(hist, style)
         return self.decode(hist, style, beat, mu + torch.exp(0.5 * logvar) * noise)
 
+    def sample_from_noise(
+        self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """Generation from the contract's ``noise (B, W, Z)``: its first frame drives ``z``."""
+        return self.sample(hist, style, beat, noise[:, 0, :])
+
+    def latent_loss(
+        self, outputs: tuple[torch.Tensor, ...], beta: float, free_bits: float
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``beta`` x KL(posterior || conditional prior) with free bits; logs the raw KL."""
+        mu, logvar, mu_p, logvar_p = outputs
+        kl = kl_divergence(mu, logvar, free_bits, mu_p, logvar_p)
+        with torch.no_grad():
+            raw_kl = kl_divergence(mu, logvar, 0.0, mu_p, logvar_p)
+        return beta * kl, {"kl": raw_kl.item()}
+
     # ------------------------------------------------------------------ decoder
     def decode(
         self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, z: torch.Tensor
@@ -208,6 +235,17 @@ class DanceCVAE(nn.Module):
         mu_p, logvar_p = self.prior(hist_in, style)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.decode(hist_in, style, beat, z), mu, logvar, mu_p, logvar_p
+
+
+def build_model(cfg: ModelConfig) -> DanceCVAE:
+    """The network of ``cfg.kind`` (weights files record the kind in their config)."""
+    if cfg.kind == "vq":
+        from training.model_vq import DanceVQ
+
+        return DanceVQ(cfg)
+    if cfg.kind != "cvae":
+        raise ValueError(f"unknown model kind {cfg.kind!r}")
+    return DanceCVAE(cfg)
 
 
 def kl_divergence(
@@ -290,7 +328,7 @@ class ExportWrapper(nn.Module):
     ) -> torch.Tensor:
         hist_n = (history - self.mean) / self.std
         if self.guidance == 1.0:
-            out_n = self.model.sample(hist_n, style, beat, noise[:, 0, :])
+            out_n = self.model.sample_from_noise(hist_n, style, beat, noise)
         else:
             out_n = self.model.sample_guided(hist_n, style, beat, noise[:, 0, :], self.guidance)
         return project_features(out_n * self.std + self.mean, self.root_lo, self.root_hi)

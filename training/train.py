@@ -38,7 +38,7 @@ import torch
 from dance_ai_addon.core.retarget.transfer import CANONICAL_CLEARANCE
 from dance_ai_addon.core.skeleton import smpl24_skeleton
 from training.fk_torch import SkeletonFK
-from training.model import DanceCVAE, ModelConfig, kl_divergence
+from training.model import DanceCVAE, ModelConfig, build_model
 
 __all__ = [
     "TrainConfig",
@@ -115,6 +115,11 @@ RECIPES: dict[str, dict] = {
     # v4 scored 7/14 (style 0.67, diversity 0.22, FID_k 85 vs v2's 127, but foot skating
     # 32 cm/s and beat alignment 0.42 fail): see training/logs/train_log_v4.csv
     "v4": {"start_p": 0.3},
+    # v5: a 20x stronger KL weight so the conditional prior learns the latents the decoder reads
+    "v5": {"start_p": 0.3, "beta": 0.01, "free_bits": 0.05},
+    # v6: the VQ network (training.model_vq): a codebook of moves with a categorical prior, and
+    # per-style real seed histories in the export so a clip starts dancing in its style
+    "v6": {"model": {"kind": "vq", "codes": 512}, "seed_motion": True},
 }
 
 
@@ -288,11 +293,7 @@ class Losses:
         pred: torch.Tensor,
         target: torch.Tensor,
         hist: torch.Tensor,
-        mu: torch.Tensor,
-        logvar: torch.Tensor,
-        mu_p: torch.Tensor,
-        logvar_p: torch.Tensor,
-        beta: float,
+        latent: tuple[torch.Tensor, dict[str, float]],
     ) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         rec = ((pred - target).pow(2) * self.chan_w).mean()
@@ -318,7 +319,7 @@ class Losses:
         foot = (vel_p * contact).sum() / contact.sum().clamp_min(1.0)
         floor = torch.relu(self.clearance - feet_p[:, 1:, :, 1]).pow(2).mean()
         jerk = _jerk(torch.cat([hist[:, -3:], pred], dim=1))
-        kl = kl_divergence(mu, logvar, cfg.free_bits, mu_p, logvar_p)
+        latent_loss, latent_parts = latent
         total = (
             rec
             + cfg.w_vel * vel
@@ -326,10 +327,8 @@ class Losses:
             + cfg.w_foot * foot
             + cfg.w_floor * floor
             + cfg.w_jerk * jerk
-            + beta * kl
+            + latent_loss
         )
-        with torch.no_grad():
-            raw_kl = kl_divergence(mu, logvar, 0.0, mu_p, logvar_p)
         parts = {
             "rec": rec.item(),
             "vel": vel.item(),
@@ -337,7 +336,7 @@ class Losses:
             "foot": foot.item(),
             "floor": floor.item(),
             "jerk": jerk.item(),
-            "kl": raw_kl.item(),
+            **latent_parts,
         }
         return total, parts
 
@@ -450,10 +449,9 @@ def rollout_loss(
         target = x[:, s : s + w]
         hist_noisy = _corrupt(hist_in, corr, rng)
         style_k = _drop_style(style[:, k], corr.style_drop, rng)
-        pred, mu, logvar, mu_p, logvar_p = model(
-            hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy
-        )
-        loss, parts = losses(pred, target, hist, mu, logvar, mu_p, logvar_p, beta)
+        pred, *latent_out = model(hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy)
+        latent = model.latent_loss(tuple(latent_out), beta, losses.cfg.free_bits)
+        loss, parts = losses(pred, target, hist, latent)
         total = total + loss
         for key, v in parts.items():
             agg[key] = agg.get(key, 0.0) + v / rollout
@@ -493,7 +491,7 @@ def train(
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(cfg.seed)
     fk = SkeletonFK(smpl24_skeleton())
-    model = DanceCVAE(mcfg)
+    model = build_model(mcfg)
     losses = Losses(cfg, fk, data.mean, data.std, _contact_heights(data, fk))
     train_b = Batcher(data, mcfg, cfg, train=True)
     step_len = train_b.step
@@ -584,7 +582,10 @@ def _validate(model, losses, batch, step_len) -> dict[str, float]:
     model.eval()
     rng = np.random.default_rng(0)
     _, parts = rollout_loss(model, losses, batch, step_len, 0.0, 0.0, rng)
-    out = {"val_rec": parts["rec"], "val_pos": parts["pos"], "val_kl": parts["kl"]}
+    out = {"val_rec": parts["rec"], "val_pos": parts["pos"]}
+    for key in ("kl", "prior_ce", "prior_acc"):
+        if key in parts:
+            out[f"val_{key}"] = parts[key]
     return out
 
 
@@ -605,7 +606,7 @@ def load_weights(path: Path) -> tuple[DanceCVAE, np.ndarray, np.ndarray]:
     """Rebuild the model saved by :func:`save_weights`."""
     with np.load(path, allow_pickle=False) as z:
         cfg = ModelConfig(**json.loads(str(z["config"])))
-        model = DanceCVAE(cfg)
+        model = build_model(cfg)
         prefix = "param/"
         state = {k[len(prefix) :]: torch.from_numpy(z[k]) for k in z.files if k.startswith(prefix)}
         model.load_state_dict(state)
@@ -637,14 +638,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--export-only", action="store_true", help="export saved --weights")
     ap.add_argument(
-        "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped), v3 or v4"
+        "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped) or an experiment"
     )
     args = ap.parse_args(argv)
 
     ensure_dataset(args.dataset)
     data = load_training_data(args.dataset)
-    cfg = TrainConfig(steps=args.steps, seed=args.seed, **RECIPES[args.recipe])
-    seed_motion = args.recipe == "v3"  # only v3 ships seed histories
+    recipe = dict(RECIPES[args.recipe])
+    model_kw = recipe.pop("model", {})
+    seed_motion = recipe.pop("seed_motion", args.recipe == "v3")
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, **recipe)
     torch.set_num_threads(cfg.threads)
     if args.export_only:
         from training import export as export_mod
@@ -652,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         model, _, _ = load_weights(args.weights)
         train_info = export_mod.read_train_info(args.weights)
     else:
-        mcfg = ModelConfig(features=data.features.shape[1], style=data.style_size)
+        mcfg = ModelConfig(features=data.features.shape[1], style=data.style_size, **model_kw)
         t0 = time.perf_counter()
         model, rows = train(data, mcfg, cfg, args.log)
         minutes = (time.perf_counter() - t0) / 60.0

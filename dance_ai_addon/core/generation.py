@@ -194,7 +194,7 @@ def has_legs(skeleton: Skeleton) -> bool:
     return all(n in skeleton.names for leg in LEG_JOINTS for n in leg)
 
 
-def clean_feet(clip: MotionClip) -> tuple[MotionClip, float]:
+def clean_feet(clip: MotionClip, blend_s: float = 0.1) -> tuple[MotionClip, float]:
     """``clip`` with its planted feet pinned; also returns the share of foot frames in contact.
 
     Contacts come from the clip itself (``retarget.feet.detect_joint_contacts``: a foot joint near
@@ -211,7 +211,9 @@ def clean_feet(clip: MotionClip) -> tuple[MotionClip, float]:
     contacts = detect_joint_contacts(pos[:, feet], clip.fps, "Y", 1.0)
     if not contacts.any():
         return clip, 0.0
-    new_world, _, shift = cleanup(pos, world_rot, legs, contacts, np.zeros((2, 2)), clip.fps, 1)
+    new_world, _, shift = cleanup(
+        pos, world_rot, legs, contacts, np.zeros((2, 2)), clip.fps, 1, blend_s
+    )
     parents = np.asarray(skel.parents)
     local = clip.rotations.copy()
     child = np.flatnonzero(parents >= 0)
