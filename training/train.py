@@ -80,6 +80,10 @@ class TrainConfig:
     w_floor: float = 500.0
     w_jerk: float = 0.2
     w_vel: float = 2.0
+    # window-mean joint speed, log-ratio to the data's (recipe v7+): under uncertainty the feature
+    # losses are lowest for the average move, which is slow; this term is lowest at the data's
+    # speed whatever the direction, so the decoder stops trading energy for safety
+    w_speed: float = 0.0
     w_root: float = 2.0  # extra weight of the 4 root channels in the feature loss
     own_start: float = 0.15  # scheduled sampling ramp: fraction of run where it starts ...
     own_end: float = 0.6  # ... and where it reaches own_max
@@ -120,6 +124,9 @@ RECIPES: dict[str, dict] = {
     # v6: the VQ network (training.model_vq): a codebook of moves with a categorical prior, and
     # per-style real seed histories in the export so a clip starts dancing in its style
     "v6": {"model": {"kind": "vq", "codes": 512}, "seed_motion": True},
+    # v7/v8: v2 plus the joint-speed loss, and per-style real seed histories in the export
+    "v7": {"w_speed": 1.0, "seed_motion": True},
+    "v8": {"w_speed": 3.0, "seed_motion": True},
 }
 
 
@@ -271,6 +278,15 @@ def _jerk(seq: torch.Tensor) -> torch.Tensor:
     return d3.pow(2).mean()
 
 
+SPEED_EPS = 0.002  # m/frame (6 cm/s): joints slower than this count as still in the speed loss
+
+
+def _window_speed(pos: torch.Tensor) -> torch.Tensor:
+    """Mean speed (m/frame) of every joint over a window of world positions ``(B, T, J, 3)``."""
+    d = pos[:, 1:] - pos[:, :-1]
+    return torch.sqrt(d.pow(2).sum(-1) + 1e-10).mean(dim=1)
+
+
 class Losses:
     """All loss terms of one window; returns the weighted total and the parts for logging."""
 
@@ -318,6 +334,16 @@ class Losses:
             contact = (vel_t < CONTACT_SPEED) & (feet_t[:, 1:, :, 1] < self.contact_h)
         foot = (vel_p * contact).sum() / contact.sum().clamp_min(1.0)
         floor = torch.relu(self.clearance - feet_p[:, 1:, :, 1]).pow(2).mean()
+        speed = torch.zeros(())
+        if cfg.w_speed > 0.0:
+            speed = (
+                (
+                    torch.log(_window_speed(pos_p) + SPEED_EPS)
+                    - torch.log(_window_speed(pos_t) + SPEED_EPS)
+                )
+                .pow(2)
+                .mean()
+            )
         jerk = _jerk(torch.cat([hist[:, -3:], pred], dim=1))
         latent_loss, latent_parts = latent
         total = (
@@ -327,6 +353,7 @@ class Losses:
             + cfg.w_foot * foot
             + cfg.w_floor * floor
             + cfg.w_jerk * jerk
+            + cfg.w_speed * speed
             + latent_loss
         )
         parts = {
@@ -336,6 +363,7 @@ class Losses:
             "foot": foot.item(),
             "floor": floor.item(),
             "jerk": jerk.item(),
+            "speed": speed.item(),
             **latent_parts,
         }
         return total, parts

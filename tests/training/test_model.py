@@ -214,3 +214,20 @@ def test_training_reduces_loss_and_is_reproducible(data, tmp_path):
         torch.testing.assert_close(
             model.decode(hist, style, beat, z), loaded.decode(hist, style, beat, z)
         )
+
+
+def test_speed_loss_wants_the_data_speed_not_the_data_direction():
+    """The joint-speed term is zero for a mirrored move at the right speed, not for a slow one."""
+    from training.train import SPEED_EPS, _window_speed
+
+    t = torch.linspace(0.0, 1.0, 25).view(1, 25, 1, 1)
+    move = torch.cat([t * 0.6, torch.zeros_like(t), torch.zeros_like(t)], dim=-1)  # 2.5 cm/frame
+    target = move.expand(2, 25, 3, 3)
+
+    def loss(pred):
+        a = torch.log(_window_speed(pred) + SPEED_EPS)
+        return (a - torch.log(_window_speed(target) + SPEED_EPS)).pow(2).mean().item()
+
+    assert loss(-target) == pytest.approx(0.0, abs=1e-9)  # other direction, same speed
+    assert loss(0.5 * target) > 0.2  # the averaged, half-speed move is what it punishes
+    assert loss(torch.zeros_like(target)) > loss(0.5 * target)
