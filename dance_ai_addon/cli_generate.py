@@ -45,6 +45,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loop", action="store_true", help="make the clip cycle (last -> first)")
     p.add_argument("--overlap", type=int, default=None, help="window overlap in frames")
+    p.add_argument(
+        "--no-foot-cleanup",
+        dest="foot_cleanup",
+        action="store_false",
+        help="keep the engine's raw feet (default: pin planted feet, see docs/engine-contract.md)",
+    )
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     p.add_argument("--out", required=True, help="output FILE.bvh or FILE.npz")
     p.add_argument("--report", default=None, help="write a JSON report here")
@@ -136,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             beat_phase=args.beat_phase,
             loop=args.loop,
             overlap=args.overlap,
+            foot_cleanup=None if args.foot_cleanup else False,
         )
         clip, shapes = result.clip, result.blendshapes
         if resample:

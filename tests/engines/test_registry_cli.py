@@ -86,6 +86,20 @@ def test_generate_bvh_with_report(user_dir, tmp_path, capsys):
     assert 0.3 < bvh.clip.root_positions[:, 1].mean() < 1.5
 
 
+def test_generate_no_foot_cleanup_keeps_the_raw_legs(user_dir, tmp_path, capsys):
+    args = ["generate", "--engine", "default", "--backend", "cpu", "--style", "salsa",
+            "--seconds", "4", "--seed", "2"]  # fmt: skip
+    clean, raw = tmp_path / "clean.npz", tmp_path / "raw.npz"
+    assert cli.main(args + ["--out", str(clean)]) == 0, capsys.readouterr().err
+    assert cli.main(args + ["--no-foot-cleanup", "--out", str(raw)]) == 0
+    with np.load(clean, allow_pickle=False) as a, np.load(raw, allow_pickle=False) as b:
+        names = [str(n) for n in a["joint_names"]]
+        legs = [names.index(n) for n in ("L_Knee", "R_Knee")]
+        arms = [names.index(n) for n in ("L_Elbow", "R_Elbow")]
+        assert np.abs(a["rotations"][:, legs] - b["rotations"][:, legs]).max() > 1e-3
+        np.testing.assert_allclose(a["rotations"][:, arms], b["rotations"][:, arms], atol=1e-9)
+
+
 def test_generate_npz_with_blendshapes_and_resampling(user_dir, tmp_path, capsys):
     out = tmp_path / "face.npz"
     rc = cli.main(
