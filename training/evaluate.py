@@ -305,8 +305,10 @@ def evaluate(args: argparse.Namespace) -> dict:
         x = np.concatenate([a for a, _ in f])
         grp = np.concatenate([np.full(len(a), k) for a, k in f])
         div_gen[s] = diversity(x, ref_feats, grp)
+        labels = []
         for a, _ in f:
-            cls_clip += int(clf.predict_clip(a) == sidx[s])
+            labels.append(real.style_names[int(clf.predict_clip(a))])
+            cls_clip += int(labels[-1] == s)
             cls_win += int((clf.predict(a) == sidx[s]).sum())
             cls_n += len(a)
         g["per_style"][s] = {
@@ -315,6 +317,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             ),
             "jerk": float(np.mean([mean_squared_jerk(p, FPS) for p in clips[s]])),
             "angular_speed": float(np.mean([bone_angular_speed(p, FPS).mean() for p in clips[s]])),
+            "classified_as": labels,
             "descriptors": normalise_descriptors(
                 np.mean([clip_descriptors(p, FPS) for p in clips[s]], axis=0), real.ranges
             ).tolist(),

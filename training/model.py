@@ -57,6 +57,10 @@ class ModelConfig:
     enc_channels: int = 128
     kind: str = "cvae"  # "cvae" (Gaussian latent) or "vq" (codebook, training.model_vq)
     codes: int = 0  # codebook size of the "vq" kind
+    # temporal latent (recipe v9+): the encoder keeps the window's time axis (no pooling) and z
+    # sets a per-frame offset of the window tokens, so z can say *when* a move happens, not just
+    # which; the prior then also sees the beat phase of the window
+    temporal: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,11 +109,15 @@ class DanceCVAE(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, c, h + w) * 0.02)
         self.blocks = nn.ModuleList([_ResBlock(c, cfg.kernel, ctx) for _ in range(cfg.blocks)])
         # learned conditional prior p(z | history, style): z = mu + sigma * noise at generation
+        prior_in = cfg.hist_hidden + 64 + (4 if cfg.temporal else 0)
         self.prior_head = nn.Sequential(
-            nn.Linear(cfg.hist_hidden + 64, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
+            nn.Linear(prior_in, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
         )
         nn.init.zeros_(self.prior_head[2].weight)
         nn.init.zeros_(self.prior_head[2].bias)
+        if cfg.temporal:
+            self.z_time = nn.Linear(cfg.latent, w * c)
+            nn.init.normal_(self.z_time.weight, std=0.02)
         self.out = nn.Conv1d(c, f, 1)
         nn.init.normal_(self.out.weight, std=1e-3)
         nn.init.zeros_(self.out.bias)
@@ -123,9 +131,17 @@ class DanceCVAE(nn.Module):
             nn.Conv1d(e, e, 4, stride=2, padding=1),
             nn.SiLU(),
         )
+        enc_out = e * self._enc_steps() if cfg.temporal else e * 2
         self.enc_head = nn.Sequential(
-            nn.Linear(e * 2 + 64, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
+            nn.Linear(enc_out + 64, 256), nn.SiLU(), nn.Linear(256, 2 * cfg.latent)
         )
+
+    def _enc_steps(self) -> int:
+        """Time steps left after the encoder's two stride-2 convolutions."""
+        n = self.cfg.history + self.cfg.window
+        for _ in range(2):
+            n = (n + 2 - 4) // 2 + 1
+        return n
 
     # ------------------------------------------------------------------ encoder
     def encode(
@@ -136,23 +152,31 @@ class DanceCVAE(nn.Module):
         b = torch.cat([torch.zeros_like(beat[:, :1]).expand(-1, hist.shape[1], -1), beat], dim=1)
         x = torch.cat([seq, b], dim=-1).transpose(1, 2)
         x = self.enc_convs(self.enc_in(x))
-        pooled = torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=-1)
+        if self.cfg.temporal:
+            pooled = x.reshape(x.shape[0], -1)
+        else:
+            pooled = torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=-1)
         mu, logvar = self.enc_head(torch.cat([pooled, self.style_mlp(style)], dim=-1)).chunk(2, -1)
         return mu, logvar.clamp(-8.0, 4.0)
 
     # ------------------------------------------------------------------ prior
-    def prior(self, hist: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Conditional prior mean and log-variance ``(B, Z)`` given history and style."""
+    def prior(
+        self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conditional prior mean and log-variance ``(B, Z)`` given history, style (and beat)."""
         n_b = hist.shape[0]
         hist_ctx = self.hist_mlp(hist.reshape(n_b, self.cfg.history * self.cfg.features))
-        mu, logvar = self.prior_head(torch.cat([hist_ctx, self.style_mlp(style)], -1)).chunk(2, -1)
+        parts = [hist_ctx, self.style_mlp(style)]
+        if self.cfg.temporal:
+            parts.append(torch.cat([beat[:, 0], beat[:, self.cfg.window // 2]], dim=-1))
+        mu, logvar = self.prior_head(torch.cat(parts, -1)).chunk(2, -1)
         return mu, logvar.clamp(-8.0, 4.0)
 
     def sample(
         self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, noise: torch.Tensor
     ) -> torch.Tensor:
         """Generation: z from the conditional prior driven by standard-normal ``noise (B, Z)``."""
-        mu, logvar = self.prior(hist, style)
+        mu, logvar = self.prior(hist, style, beat)
         return self.decode(hist, style, beat, mu + torch.exp(0.5 * logvar) * noise)
 
     def sample_from_noise(
@@ -182,6 +206,8 @@ class DanceCVAE(nn.Module):
         ctx = torch.cat([hist_ctx, self.style_mlp(style), z], dim=-1)
         hist_tokens = self.frame_in(hist)  # (B, H, C)
         win_tokens = self.ctx_in(ctx).unsqueeze(1) + self.beat_in(beat)  # (B, W, C)
+        if cfg.temporal:
+            win_tokens = win_tokens + self.z_time(z).reshape(n_b, cfg.window, cfg.channels)
         x = torch.cat([hist_tokens, win_tokens], dim=1).transpose(1, 2) + self.pos
         for blk in self.blocks:
             x = blk(x, ctx)
@@ -204,7 +230,7 @@ class DanceCVAE(nn.Module):
         graph keeps a dynamic batch.
         """
         cfg = self.cfg
-        mu, logvar = self.prior(hist, style)
+        mu, logvar = self.prior(hist, style, beat)
         z = mu + torch.exp(0.5 * logvar) * noise
         both = self.decode(
             torch.cat([hist, hist], dim=0),
@@ -232,7 +258,7 @@ class DanceCVAE(nn.Module):
         if hist_in is None:
             hist_in = hist
         mu, logvar = self.encode(hist, window, style, beat)
-        mu_p, logvar_p = self.prior(hist_in, style)
+        mu_p, logvar_p = self.prior(hist_in, style, beat)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.decode(hist_in, style, beat, z), mu, logvar, mu_p, logvar_p
 

@@ -127,6 +127,15 @@ RECIPES: dict[str, dict] = {
     # v7/v8: v2 plus the joint-speed loss, and per-style real seed histories in the export
     "v7": {"w_speed": 1.0, "seed_motion": True},
     "v8": {"w_speed": 3.0, "seed_motion": True},
+    # v9/v10: the temporal latent (see ModelConfig.temporal); v10 also samples the three styles
+    # equally often and pulls the posterior closer to the prior
+    "v9": {"model": {"temporal": True}, "seed_motion": True},
+    "v10": {
+        "model": {"temporal": True},
+        "seed_motion": True,
+        "style_temper": 0.0,
+        "beta": 2e-3,
+    },
 }
 
 

@@ -231,3 +231,31 @@ def test_speed_loss_wants_the_data_speed_not_the_data_direction():
     assert loss(-target) == pytest.approx(0.0, abs=1e-9)  # other direction, same speed
     assert loss(0.5 * target) > 0.2  # the averaged, half-speed move is what it punishes
     assert loss(torch.zeros_like(target)) > loss(0.5 * target)
+
+
+def test_temporal_latent_moves_single_frames_and_the_encoder_sees_order():
+    """With ``temporal``, z shifts window frames differently, and the encoder tells a window from
+    its time-reversed copy (mean/max pooling over time could not)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(style=8, temporal=True, **SMALL)
+    model = DanceCVAE(cfg).eval()
+    for p in model.out.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    hist = torch.randn(2, cfg.history, cfg.features)
+    style, beat = torch.rand(2, 8), torch.randn(2, cfg.window, 2)
+    z = torch.randn(2, cfg.latent)
+    with torch.no_grad():
+        base = model.decode(hist, style, beat, z)
+        moved = model.decode(hist, style, beat, z + torch.randn_like(z))
+        per_frame = (moved - base).abs().mean(dim=(0, 2))
+        assert per_frame.std() > 0.05 * per_frame.mean()  # not one offset for the whole window
+        win = torch.randn(2, cfg.window, cfg.features)
+        fwd, _ = model.encode(hist, win, style, beat)
+        rev, _ = model.encode(hist, win.flip(1), style, beat.flip(1))
+        assert (fwd - rev).abs().max() > 1e-4
+    # the prior reads the beat phase of the window (its last layer starts at zero: wake it up)
+    torch.nn.init.normal_(model.prior_head[2].weight, std=0.1)
+    with torch.no_grad():
+        mu_a, _ = model.prior(hist, style, beat)
+        mu_b, _ = model.prior(hist, style, -beat)
+    assert (mu_a - mu_b).abs().max() > 1e-4
