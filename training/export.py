@@ -500,6 +500,10 @@ def export_engine(
         getattr(model, "noise_use", None),
     )
     meta["recommended"]["guidance"] = float(guidance)
+    meta["training"]["model"] = {"kind": cfg.kind, "temporal": cfg.temporal, "codes": cfg.codes}
+    if train_info.get("recipe"):
+        meta["training"]["recipe"] = train_info["recipe"]
+        meta["training"]["command"] = f"python -m training.train --recipe {train_info['recipe']}"
     wrapper = make_wrapper(model, data, guidance)
     export_onnx(wrapper, out, meta)
     with load_engine(out, "cpu", threads=1) as engine:
@@ -628,11 +632,42 @@ def _v3_section(meta: dict) -> str:
         )
     if meta.get("seed_histories"):
         text += (
-            f"- Seed motions (v3): the metadata holds {_seed_count(meta)} real "
+            f"- Seed motions: the metadata holds {_seed_count(meta)} real "
             f"{meta['history']}-frame histories per style (`seed_histories`, from training takes "
             "at evenly spread positions, with their descriptors in `seed_descriptors`); the "
             "runtime starts each clip from one of the dominant style's seeds, picked by the "
             "generation seed with a preference for seeds near the requested sliders.\n"
+        )
+    bullets = [textwrap.fill(b, 98, subsequent_indent="  ") for b in text.splitlines() if b]
+    return "".join(b + "\n" for b in bullets)
+
+
+def _variant_section(meta: dict, info: dict) -> str:
+    """Architecture bullets of the temporal-latent, VQ and joint-speed-loss variants in use."""
+    model = meta.get("training", {}).get("model", {})
+    config = info.get("config", {})
+    text = ""
+    if model.get("temporal"):
+        text += (
+            "- Temporal latent: the encoder keeps the window's time axis (its strided convolution "
+            "output is flattened, not pooled over time) and `z` also sets a per-frame offset of "
+            "the window tokens, so the latent can say when a move happens as well as which; the "
+            "prior also sees the beat phase at the window's first and middle frame. (Pooled, the "
+            "decoder reproduced held-out windows at half their joint speed even from the "
+            "encoder's own latent: it averaged over timing.)\n"
+        )
+    if model.get("kind") == "vq":
+        text += (
+            f"- VQ variant: the latent is one of {model.get('codes')} learned code vectors (EMA "
+            "codebook, dead codes restarted) and the prior a classifier over them, sampled in the "
+            "graph by Gumbel-max from the noise input (`training/model_vq.py`).\n"
+        )
+    if float(config.get("w_speed", 0.0)) > 0.0:
+        text += (
+            "- Joint-speed loss (weight "
+            f"{config['w_speed']}): the squared log-ratio of every joint's mean speed over the "
+            "window to the data's; the other losses are lowest for the average (slow) move when "
+            "the next move is uncertain, this one at the data's speed whatever the direction.\n"
         )
     bullets = [textwrap.fill(b, 98, subsequent_indent="  ") for b in text.splitlines() if b]
     return "".join(b + "\n" for b in bullets)
@@ -703,6 +738,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   whose generated joint angular speed best matches the real held-out takes while foot skating
   stays within the real takes' + 20 % (`training/export.py`).
 {_v3_section(meta)}\
+{_variant_section(meta, info)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
 - Losses: feature reconstruction (normalised, root channels weighted x2), frame-to-frame feature
   velocities (so the dynamics are not averaged away), joint positions through

@@ -706,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": cfg.seed,
             "final": rows[-1] if rows else {},
             "config": cfg.__dict__,
+            "recipe": args.recipe,
         }
         export_mod.write_train_info(args.weights, train_info)
         print(f"trained in {minutes:.1f} min; weights -> {args.weights}", flush=True)
