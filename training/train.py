@@ -101,6 +101,9 @@ class TrainConfig:
     # a stance training never showed before a real window; this fraction of rollouts starts there
     # so the first window must take its style from the style input, not from the history
     start_p: float = 0.0
+    # own predictions fed back as history are clamped to +-own_clamp std (0 = off, as in v2): one
+    # wild window otherwise feeds the next and the batch loss spikes to 1e20 (seen in v7 and v9)
+    own_clamp: float = 0.0
 
 
 #: The v3 experiment (``--recipe v3``): history corruption, style dropout + guidance 2, more free
@@ -135,6 +138,24 @@ RECIPES: dict[str, dict] = {
         "seed_motion": True,
         "style_temper": 0.0,
         "beta": 2e-3,
+    },
+    # v11: v9 + style dropout, so classifier-free guidance can push the style inputs past what
+    # the history already implies (the guidance scale is picked at export), own-history clamp;
+    # v12: v11 + the joint-speed loss
+    "v11": {
+        "model": {"temporal": True},
+        "seed_motion": True,
+        "style_drop": 0.15,
+        "guidance": 1.5,
+        "own_clamp": 8.0,
+    },
+    "v12": {
+        "model": {"temporal": True},
+        "seed_motion": True,
+        "style_drop": 0.15,
+        "guidance": 1.5,
+        "own_clamp": 8.0,
+        "w_speed": 1.0,
     },
 }
 
@@ -496,6 +517,8 @@ def rollout_loss(
             nxt = s + step
             gt_hist = x[:, nxt - h : nxt]
             own_hist = pred[:, step - h : step].detach()
+            if losses.cfg.own_clamp > 0.0:
+                own_hist = own_hist.clamp(-losses.cfg.own_clamp, losses.cfg.own_clamp)
             use_own = torch.from_numpy(rng.random(n_b) < own_p).view(-1, 1, 1)
             hist = torch.where(use_own, own_hist, gt_hist)
             hist_in = hist
@@ -677,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--recipe", choices=sorted(RECIPES), default="v2", help="v2 (shipped) or an experiment"
     )
+    ap.add_argument(
+        "--guidance", type=float, default=None, help="export with this guidance (recipe's default)"
+    )
     args = ap.parse_args(argv)
 
     ensure_dataset(args.dataset)
@@ -716,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         train_info,
         overlap=cfg.overlap,
-        guidance=cfg.guidance,
+        guidance=cfg.guidance if args.guidance is None else args.guidance,
         seed_motion=seed_motion,
     )
     print(f"engine -> {out}", flush=True)
