@@ -408,16 +408,17 @@ def sanity_check(
 
 
 CANDIDATE_SCALES = (0.75, 1.0, 1.5, 2.0, 2.5)
+SKATE_LIMIT = 2.0  # x the real takes' foot skating, measured before the runtime's cleanup
 
 
 def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[float, dict]:
     """The recommended noise scale: the candidate whose motion speed best matches the real data.
 
     For each candidate the pure-style presets are generated (seeds 0 and 1); the score is the mean
-    |log(generated / real angular speed)| over styles. Candidates whose foot skating
-    (``training.metrics.foot_skating``, mean over styles) exceeds the real held-out takes' by more
-    than 20 % (the acceptance bar) are only used when no candidate stays below it: more noise
-    moves more, but slides more.
+    |log(generated / real angular speed)| over styles. Candidates whose foot skating before the
+    runtime's foot cleanup (``training.metrics.foot_skating``, mean over styles) exceeds twice the
+    real held-out takes' are only used when no candidate stays below it: more noise moves more,
+    but slides more, and the cleanup pins plants well only while they are nearly planted already.
     """
     real = real_stats(data)
     real_skate = float(np.mean([r["foot_skate_cm_s"] for r in real.values()]))
@@ -435,7 +436,7 @@ def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[floa
         rows[scale] = {
             "speed_log_error": float(np.mean(logs)),
             "foot_skate_cm_s": float(np.mean(skates)),
-            "skate_ok": bool(np.mean(skates) <= 1.2 * real_skate),
+            "skate_ok": bool(np.mean(skates) <= SKATE_LIMIT * real_skate),
         }
     ok = [s for s in CANDIDATE_SCALES if rows[s]["skate_ok"]] or list(CANDIDATE_SCALES)
     best = min(ok, key=lambda s: rows[s]["speed_log_error"])
@@ -736,7 +737,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   noise of the window's first frame (the other frames' noise is not read).
   `recommended.noise_scale` = {noise_scale}, chosen at export among {candidates} as the scale
   whose generated joint angular speed best matches the real held-out takes while foot skating
-  stays within the real takes' + 20 % (`training/export.py`).
+  before the runtime's foot cleanup stays within twice the real takes' (`training/export.py`).
 {_v3_section(meta)}\
 {_variant_section(meta, info)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
@@ -805,8 +806,14 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
 ## Known limits
 
 {_limits_from_report()}
-- Groove is thin: a few short CMU "Michael Jackson styled" walks/hops and two short freestyle clips,
-  so the groove preset is less varied than salsa (about 16 minutes) and modern (about 2.5 minutes).
+- Groove is thin: 80 s of training motion (two short CMU "Michael Jackson styled" walks/hops, a
+  freestyle clip and a dab, each also mirrored) against about 23 minutes of salsa and 4.6 of modern
+  dance, so generated groove drifts towards salsa (the report's classifier labels it salsa) and
+  varies less between seeds than the very different real groove takes do. More groove mocap is
+  the fix (the CC0 Mesh2Motion YMCA loop and CMU 55_01 "dance, whirl" are in ../shared/data but
+  in GLB/FBX, not converted yet).
+- Foot contacts: the runtime pins planted feet (`core.generation.clean_feet`); the network's own
+  output slides more (the report gives both numbers).
 - Salsa was danced in couples; the engine dances one partner alone.
 - No hands or fingers (SMPL-24 ends at the hand joint), no face.
 - No music input: the engine follows a beat (BPM and phase), not audio.
