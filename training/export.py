@@ -378,11 +378,16 @@ def real_stats(data) -> dict[str, dict[str, float]]:
 
 
 def sanity_check(
-    path: Path, data=None, seconds: float = 20.0, seed: int = 0, noise_scale: float | None = None
+    path: Path,
+    data=None,
+    seconds: float = 20.0,
+    seed: int = 0,
+    noise_scale: float | None = None,
+    foot_cleanup: bool = False,
 ) -> dict:
     """Generate ``seconds`` per preset with the runtime and compare to the real data's numbers.
 
-    The runtime's foot cleanup is off here: these numbers judge the network itself.
+    The runtime's foot cleanup is off by default here: these numbers judge the network itself.
     """
     from dance_ai_addon.core.engines import load_engine
     from dance_ai_addon.core.generation import generate
@@ -399,7 +404,7 @@ def sanity_check(
                 style=style_vector(meta, {name: 1.0}),
                 seed=seed,
                 noise_scale=noise_scale,
-                foot_cleanup=False,
+                foot_cleanup=foot_cleanup,
             )
             report["generated"][name] = motion_stats(res.features, meta.fps)
     if data is not None:
@@ -407,18 +412,18 @@ def sanity_check(
     return report
 
 
-CANDIDATE_SCALES = (0.75, 1.0, 1.5, 2.0, 2.5)
-SKATE_LIMIT = 2.0  # x the real takes' foot skating, measured before the runtime's cleanup
+CANDIDATE_SCALES = (0.75, 1.0, 1.5, 2.0, 2.5, 3.0)
+SKATE_LIMIT = 1.2  # x the real takes' foot skating (the acceptance bar), runtime cleanup on
 
 
 def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[float, dict]:
     """The recommended noise scale: the candidate whose motion speed best matches the real data.
 
-    For each candidate the pure-style presets are generated (seeds 0 and 1); the score is the mean
-    |log(generated / real angular speed)| over styles. Candidates whose foot skating before the
-    runtime's foot cleanup (``training.metrics.foot_skating``, mean over styles) exceeds twice the
-    real held-out takes' are only used when no candidate stays below it: more noise moves more,
-    but slides more, and the cleanup pins plants well only while they are nearly planted already.
+    For each candidate the pure-style presets are generated (seeds 0 and 1) as users get them
+    (runtime foot cleanup on); the score is the mean |log(generated / real angular speed)| over
+    styles. Candidates whose foot skating (``training.metrics.foot_skating``, mean over styles)
+    exceeds the real held-out takes' by more than 20 % (the acceptance bar) are only used when no
+    candidate stays below it: more noise moves more, but slides more.
     """
     real = real_stats(data)
     real_skate = float(np.mean([r["foot_skate_cm_s"] for r in real.values()]))
@@ -426,7 +431,7 @@ def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[floa
     for scale in CANDIDATE_SCALES:
         logs, skates = [], []
         for seed in (0, 1):
-            rep = sanity_check(path, None, seconds, seed, scale)
+            rep = sanity_check(path, None, seconds, seed, scale, foot_cleanup=True)
             for name in data.style_names:
                 g, r = rep["generated"].get(name), real.get(name)
                 if g is None or r is None:
@@ -736,8 +741,9 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   a standard deviation; `z = mean + std * noise[:, 0, :]`, with the runtime's standard-normal
   noise of the window's first frame (the other frames' noise is not read).
   `recommended.noise_scale` = {noise_scale}, chosen at export among {candidates} as the scale
-  whose generated joint angular speed best matches the real held-out takes while foot skating
-  before the runtime's foot cleanup stays within twice the real takes' (`training/export.py`).
+  whose generated joint angular speed (runtime foot cleanup on, as users get it) best matches the
+  real held-out takes while foot skating stays within the real takes' + 20 %
+  (`training/export.py`).
 {_v3_section(meta)}\
 {_variant_section(meta, info)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
