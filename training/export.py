@@ -622,16 +622,22 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width)
 
 
-def _v3_section(meta: dict) -> str:
-    """Architecture bullets of the v3 recipe, only when the engine was built with it."""
+def _v3_section(meta: dict, info: dict | None = None) -> str:
+    """Architecture bullets of guidance, history corruption and seed motions, when in use."""
+    config = (info or {}).get("config", {})
     guidance = float(meta["recommended"].get("guidance", 1.0))
+    drop = float(config.get("style_drop", 0.1))
     text = ""
     if guidance != 1.0:
         text += (
-            "- Classifier-free guidance (v3): during training the style is replaced by the "
-            'all-zero "unconditional" style for 10 % of the windows; the graph runs the '
+            "- Classifier-free guidance: during training the style is replaced by the "
+            f'all-zero "unconditional" style for {drop:.0%} of the windows; the graph runs the '
             "conditional and the unconditional decoder in one batched pass and returns "
-            f"`uncond + g * (cond - uncond)` with g = {guidance} (`recommended.guidance`).\n"
+            f"`uncond + g * (cond - uncond)` with g = {guidance} (`recommended.guidance`), so "
+            "the style inputs count for more than the history alone implies.\n"
+        )
+    if float(config.get("hist_noise", 0.15 if guidance != 1.0 else 0.0)) > 0.0:
+        text += (
             "- History corruption (v3): the decoder and prior see a noisy, sometimes time-shifted "
             "history during training, so they cannot just continue their input; the losses use "
             "the clean history.\n"
@@ -744,7 +750,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   whose generated joint angular speed (runtime foot cleanup on, as users get it) best matches the
   real held-out takes while foot skating stays within the real takes' + 20 %
   (`training/export.py`).
-{_v3_section(meta)}\
+{_v3_section(meta, info)}\
 {_variant_section(meta, info)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
 - Losses: feature reconstruction (normalised, root channels weighted x2), frame-to-frame feature
