@@ -162,8 +162,9 @@ RECIPES: dict[str, dict] = {
         "own_clamp": 8.0,
         "w_speed": 1.0,
     },
-    # v13: v11 trained 50 % longer with guidance 2 (v11 exported at 1.0 / 1.5 / 2.0 passed
-    # 5 / 5 / 8 bars); v14: v13 sampling the three styles equally often (groove read as salsa)
+    # v13: v11 trained 50 % longer with guidance 2; v14: v13 sampling the three styles equally
+    # often. Both 7/14: better FID_k (59 / 56 vs 71) but weaker sliders (energy 0.41 / 0.47),
+    # groove still read as salsa. See training/EXPERIMENTS.md
     "v13": {
         "model": {"temporal": True},
         "seed_motion": True,
