@@ -113,6 +113,9 @@ SHIPPED_RECIPE = "v11"
 #: The v3 experiment (``--recipe v3``): history corruption, style dropout + guidance 2, more free
 #: bits, and seed histories in the export. It scored below v2 on the quality report (see
 #: training/logs/train_log_v3.csv and the model card), so v2 stays the default recipe.
+_TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
+_GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
+
 RECIPES: dict[str, dict] = {
     "v2": {},
     "v3": {
@@ -136,52 +139,19 @@ RECIPES: dict[str, dict] = {
     "v8": {"w_speed": 3.0, "seed_motion": True},
     # v9/v10: the temporal latent (see ModelConfig.temporal); v10 also samples the three styles
     # equally often and pulls the posterior closer to the prior
-    "v9": {"model": {"temporal": True}, "seed_motion": True},
-    "v10": {
-        "model": {"temporal": True},
-        "seed_motion": True,
-        "style_temper": 0.0,
-        "beta": 2e-3,
-    },
+    "v9": _TEMPORAL,
+    "v10": {**_TEMPORAL, "style_temper": 0.0, "beta": 2e-3},
     # v11 (shipped): v9 + style dropout, so classifier-free guidance can push the style inputs
     # past what the history already implies, and the own-history clamp. Guidance only acts at
     # export: the same weights exported at 1.0 / 1.5 / 2.0 / 2.5 / 3.0 passed 5 / 5 / 8 / 9 / 9
     # bars (build/v11/q*), so 2.5 ships. v12: v11 + the joint-speed loss (jittery: jerk 2.2e6)
-    "v11": {
-        "model": {"temporal": True},
-        "seed_motion": True,
-        "style_drop": 0.15,
-        "guidance": 2.5,
-        "own_clamp": 8.0,
-    },
-    "v12": {
-        "model": {"temporal": True},
-        "seed_motion": True,
-        "style_drop": 0.15,
-        "guidance": 1.5,
-        "own_clamp": 8.0,
-        "w_speed": 1.0,
-    },
+    "v11": {**_GUIDED, "guidance": 2.5},
+    "v12": {**_GUIDED, "guidance": 1.5, "w_speed": 1.0},
     # v13: v11 trained 50 % longer with guidance 2; v14: v13 sampling the three styles equally
     # often. Both 7/14: better FID_k (59 / 56 vs 71) but weaker sliders (energy 0.41 / 0.47),
     # groove still read as salsa. See training/EXPERIMENTS.md
-    "v13": {
-        "model": {"temporal": True},
-        "seed_motion": True,
-        "style_drop": 0.15,
-        "guidance": 2.0,
-        "own_clamp": 8.0,
-        "steps": 3000,
-    },
-    "v14": {
-        "model": {"temporal": True},
-        "seed_motion": True,
-        "style_drop": 0.15,
-        "guidance": 2.0,
-        "own_clamp": 8.0,
-        "steps": 3000,
-        "style_temper": 0.0,
-    },
+    "v13": {**_GUIDED, "guidance": 2.0, "steps": 3000},
+    "v14": {**_GUIDED, "guidance": 2.0, "steps": 3000, "style_temper": 0.0},
 }
 
 

@@ -159,3 +159,16 @@ def test_default_engine_seeds_give_different_dances():
         a2 = generate(engine, frames=120, style=s, seed=1).features
     np.testing.assert_array_equal(a, a2)
     assert np.abs(a[60:] - b[60:]).mean() > 1e-2
+
+
+def test_make_train_recipe_is_the_one_the_shipped_engine_was_built_with():
+    """`make train` (the default recipe) must reproduce the shipped engine, not an older one."""
+    from training.train import RECIPES, SHIPPED_RECIPE
+
+    with load_engine(DEFAULT, "cpu", threads=1) as engine:
+        meta = engine.metadata.raw
+    recipe = RECIPES[SHIPPED_RECIPE]
+    assert meta["training"]["recipe"] == SHIPPED_RECIPE
+    assert meta["recommended"]["guidance"] == recipe.get("guidance", 1.0)
+    assert meta["training"]["model"]["temporal"] == recipe.get("model", {}).get("temporal", False)
+    assert bool(meta.get("seed_histories")) == recipe.get("seed_motion", False)
