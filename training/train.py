@@ -48,6 +48,7 @@ __all__ = [
     "TrainingData",
     "load_training_data",
     "train",
+    "recipe_config",
     "main",
 ]
 
@@ -125,6 +126,7 @@ RECIPES: dict[str, dict] = {
         "hist_shift_p": 0.1,
         "style_drop": 0.1,
         "guidance": 2.0,
+        "seed_motion": True,
     },
     # v4 scored 7/14 (style 0.67, diversity 0.22, FID_k 85 vs v2's 127, but foot skating
     # 32 cm/s and beat alignment 0.42 fail): see training/logs/train_log_v4.csv
@@ -683,6 +685,14 @@ def ensure_dataset(path: Path) -> None:
         raise SystemExit(f"training.prepare_data did not write {path}")
 
 
+def recipe_config(name: str, **overrides) -> tuple[TrainConfig, dict, bool]:
+    """A recipe's training config, its ``ModelConfig`` overrides and whether it ships seeds."""
+    recipe = dict(RECIPES[name])
+    model_kw = recipe.pop("model", {})
+    seed_motion = recipe.pop("seed_motion", False)
+    return TrainConfig(**{**recipe, **overrides}), model_kw, seed_motion
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", type=Path, default=REPO / "build" / "dataset.npz")
@@ -705,13 +715,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_dataset(args.dataset)
     data = load_training_data(args.dataset)
-    recipe = dict(RECIPES[args.recipe])
-    model_kw = recipe.pop("model", {})
-    seed_motion = recipe.pop("seed_motion", args.recipe == "v3")
-    steps = recipe.pop("steps", TrainConfig.steps)
+    cfg, model_kw, seed_motion = recipe_config(args.recipe, seed=args.seed)
     if args.steps is not None:
-        steps = args.steps
-    cfg = TrainConfig(steps=steps, seed=args.seed, **recipe)
+        cfg.steps = args.steps
     torch.set_num_threads(cfg.threads)
     if args.export_only:
         from training import export as export_mod

@@ -40,8 +40,7 @@ from .engines.contract import Engine, display_name
 from .engines.features import decode_features, encode_clip, integrate_root, rest_features
 from .errors import DanceAIError, EngineError
 from .retarget.transfer import CANONICAL_CLEARANCE
-from .rotations import quat_conj, quat_mul
-from .skeleton import Skeleton, forward_kinematics
+from .skeleton import Skeleton, forward_kinematics, local_rotations
 from .smoothing import jerk_smooth
 
 __all__ = [
@@ -214,13 +213,7 @@ def clean_feet(clip: MotionClip, blend_s: float = 0.1) -> tuple[MotionClip, floa
     new_world, _, shift = cleanup(
         pos, world_rot, legs, contacts, np.zeros((2, 2)), clip.fps, 1, blend_s
     )
-    parents = np.asarray(skel.parents)
-    local = clip.rotations.copy()
-    child = np.flatnonzero(parents >= 0)
-    local[:, child] = quat_mul(quat_conj(new_world[:, parents[child]]), new_world[:, child])
-    rest = np.asarray(skel.rest_rotations, dtype=np.float64)[child]
-    if not np.all(rest == np.array([1.0, 0.0, 0.0, 0.0])):
-        local[:, child] = quat_mul(quat_conj(rest)[None], local[:, child])  # FK: rest ⊗ local
+    local = local_rotations(skel, new_world)
     root = clip.root_positions + shift
     return MotionClip(skel, local, root, clip.fps, clip.name), float(contacts.mean())
 
@@ -365,17 +358,18 @@ def generate(
         clip = MotionClip(clip.skeleton, clip.rotations, pos, clip.fps, clip.name)
     if foot_cleanup is None:
         foot_cleanup = has_legs(meta.skeleton)
-    if foot_cleanup and frames >= 4:
+    cleaned = foot_cleanup and frames >= 4
+    if cleaned:
         clip, _ = clean_feet(clip)
     if ground is None:
         ground = has_feet(meta.skeleton)
     if ground:
         clip, lift = ground_clip(clip, loop=bool(n_loop))
-        if not foot_cleanup:
-            feats = feats.copy()
-            feats[:, 0] += lift  # root_height channel, so features and clip agree
-    if foot_cleanup and frames >= 4:
-        feats = encode_clip(clip)
+    if cleaned:
+        feats = encode_clip(clip)  # leg rotations and root height changed: read them back
+    elif ground:
+        feats = feats.copy()
+        feats[:, 0] += lift  # root_height channel, so features and clip agree
     blend = None
     if weights is not None:
         blend = (bs_names, np.clip(weights, 0.0, 1.0))

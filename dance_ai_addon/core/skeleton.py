@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RigError
-from .rotations import quat_identity, quat_mul, quat_normalize
+from .rotations import quat_conj, quat_identity, quat_mul, quat_normalize
 
 __all__ = [
     "Skeleton",
     "forward_kinematics",
+    "local_rotations",
     "rest_pose_world",
     "mirror_indices",
     "SMPL24_NAMES",
@@ -192,6 +193,23 @@ def _qrot_into(q: np.ndarray, v: np.ndarray, out: np.ndarray, t: np.ndarray, tmp
         o += tmp
         np.multiply(c, d, out=tmp)
         o -= tmp
+
+
+def local_rotations(skeleton: Skeleton, world_rotations: np.ndarray) -> np.ndarray:
+    """Local rotations ``(T, J, 4)`` that :func:`forward_kinematics` turns into these world ones.
+
+    For edits made in world space (IK, pinning): ``world_j = world_parent ⊗ rest_j ⊗ local_j``,
+    so ``local_j = rest_j⁻¹ ⊗ world_parent⁻¹ ⊗ world_j``; roots keep ``rest⁻¹ ⊗ world``.
+    """
+    world = np.asarray(world_rotations, dtype=np.float64)
+    parents = np.asarray(skeleton.parents)
+    rest = np.asarray(skeleton.rest_rotations, dtype=np.float64)
+    local = world.copy()
+    child = np.flatnonzero(parents >= 0)
+    local[:, child] = quat_mul(quat_conj(world[:, parents[child]]), world[:, child])
+    if not np.all(rest == np.array([1.0, 0.0, 0.0, 0.0])):
+        local = quat_mul(quat_conj(rest)[None], local)
+    return local
 
 
 def forward_kinematics(

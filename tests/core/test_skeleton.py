@@ -15,6 +15,7 @@ from dance_ai_addon.core.skeleton import (
     SMPL24_PARENTS,
     Skeleton,
     forward_kinematics,
+    local_rotations,
     mirror_indices,
     rest_pose_world,
     smpl24_mirror_indices,
@@ -108,6 +109,20 @@ def test_fk_matches_reference_with_rest_rotations():
         forward_kinematics(sk, rot[:, :10], root)
     with pytest.raises(RigError):
         forward_kinematics(sk, rot, root[:3])
+
+
+@pytest.mark.parametrize("rest", ["identity", "random"])
+def test_local_rotations_invert_fk(rest):
+    rng = np.random.default_rng(1)
+    sk = smpl24_skeleton()
+    if rest == "random":
+        rr = R.quat_normalize(rng.standard_normal((24, 4)))
+        sk = Skeleton(sk.names, sk.parents, sk.offsets, rr)
+    rot = R.quat_normalize(rng.standard_normal((7, 24, 4)))
+    _, world = forward_kinematics(sk, rot, np.zeros((7, 3)))
+    back = local_rotations(sk, world)
+    # same rotations up to the quaternion sign
+    assert np.all(np.abs(np.sum(back * rot, axis=-1)) > 1.0 - 1e-12)
 
 
 def test_smpl24_layout():
