@@ -37,11 +37,14 @@ from .descriptors import (
     frame_descriptors,
     normalise_descriptors,
 )
+from .scene_takes import SCENE_SUFFIXES, scene_to_bvh
 
 __all__ = ["STYLE_NAMES", "Take", "catalogue", "canonical_take", "build_dataset", "main"]
 
 STYLE_NAMES: list[str] = ["salsa", "modern", "groove"]
 FPS = 30.0
+#: Where the BVH conversions of FBX/glTF takes are cached.
+SCENE_CACHE = Path("build/scene_takes")
 
 # (style, file name, held out?). Couples: 60_NN and 61_NN are the two partners of one take.
 _SALSA = [f"{n:02d}" for n in range(1, 15) if n != 8]
@@ -89,6 +92,9 @@ def catalogue() -> list[Take]:
         ("groove_131_01", "cmu_131_01_3dsmax120.bvh", False),
         ("groove_131_02", "cmu_131_02_3dsmax120.bvh", False),
         ("groove_131_03", "cmu_131_03_3dsmax120.bvh", True),
+        # scene files, read through Blender's importers (training.scene_takes)
+        ("groove_55_01_whirl", "cmu_55_01_mb120.fbx", False),
+        ("groove_ymca", "mesh2motion_human-addon-animations_YMCA.glb", False),
     ]
     for name, f, held in groove:
         takes.append(Take(name, "groove", f, held, name))
@@ -104,14 +110,17 @@ def find_file(root: Path, name: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def canonical_take(path: Path, fps: float = FPS) -> MotionClip:
-    """Load a BVH take and convert it to the canonical SMPL-24 skeleton at ``fps``."""
+def canonical_take(path: Path, fps: float = FPS, scene_cache: Path = SCENE_CACHE) -> MotionClip:
+    """Load a take (BVH, or FBX/glTF via Blender) onto the canonical SMPL-24 skeleton at ``fps``."""
+    name = path.stem
+    if path.suffix.lower() in SCENE_SUFFIXES:
+        path = scene_to_bvh(path, scene_cache)
     clip = load_bvh_clip(path)
     mapping = detect_mapping(clip.skeleton.names, clip.skeleton.parents)
     canon = to_canonical(clip, mapping)
     if abs(canon.fps - fps) > 1e-6:
         canon = canon.resample(fps)
-    canon.name = path.stem
+    canon.name = name
     return canon
 
 

@@ -154,6 +154,11 @@ RECIPES: dict[str, dict] = {
     # groove still read as salsa. See training/EXPERIMENTS.md
     "v13": {**_GUIDED, "guidance": 2.0, "steps": 3000},
     "v14": {**_GUIDED, "guidance": 2.0, "steps": 3000, "style_temper": 0.0},
+    # v15: v11 on the groove set grown by CMU 55_01 (FBX) and the YMCA loop (GLB), read through
+    # Blender's importers (training.scene_takes). v16: v15 with a 24-frame (0.8 s) history, so a
+    # clip remembers its seed motion for longer instead of drifting to the salsa-heavy average
+    "v15": {**_GUIDED, "guidance": 2.5},
+    "v16": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "history": 24}},
 }
 
 
@@ -513,7 +518,9 @@ def rollout_loss(
         if k + 1 < rollout:
             nxt = s + step
             gt_hist = x[:, nxt - h : nxt]
-            own_hist = pred[:, step - h : step].detach()
+            # the last h frames of (history, this window's first `step` frames): with h <= step
+            # that is pred[:, step - h : step], with a longer history it reaches into `hist`
+            own_hist = torch.cat([hist, pred[:, :step]], dim=1)[:, -h:].detach()
             if losses.cfg.own_clamp > 0.0:
                 own_hist = own_hist.clamp(-losses.cfg.own_clamp, losses.cfg.own_clamp)
             use_own = torch.from_numpy(rng.random(n_b) < own_p).view(-1, 1, 1)
