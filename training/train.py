@@ -86,6 +86,11 @@ class TrainConfig:
     # losses are lowest for the average move, which is slow; this term is lowest at the data's
     # speed whatever the direction, so the decoder stops trading energy for safety
     w_speed: float = 0.0
+    # beat sync (recipe v17): a window decoded from a PRIOR sample must carry the target's
+    # beat-locked speed modulation (speed-weighted mean of the beat's sin/cos). The posterior z
+    # already holds the window's timing, so without it the decoder learns to ignore the beat input
+    # and generated motion ignores the tempo it is asked for
+    w_beat: float = 0.0
     w_root: float = 2.0  # extra weight of the 4 root channels in the feature loss
     own_start: float = 0.15  # scheduled sampling ramp: fraction of run where it starts ...
     own_end: float = 0.6  # ... and where it reaches own_max
@@ -159,6 +164,8 @@ RECIPES: dict[str, dict] = {
     # clip remembers its seed motion for longer instead of drifting to the salsa-heavy average
     "v15": {**_GUIDED, "guidance": 2.5},
     "v16": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "history": 24}},
+    # v17: v15 + the beat-sync term (TrainConfig.w_beat)
+    "v17": {**_GUIDED, "guidance": 2.5, "w_beat": 50.0},
 }
 
 
@@ -319,6 +326,16 @@ def _window_speed(pos: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(d.pow(2).sum(-1) + 1e-10).mean(dim=1)
 
 
+def _beat_modulation(pos: torch.Tensor, beat: torch.Tensor) -> torch.Tensor:
+    """Speed-weighted mean ``(B, 2)`` of the beat's (sin, cos) over ``pos (B, T+1, J, 3)``.
+
+    Kinematic beats are speed minima, so on-beat motion gives a negative cos component.
+    """
+    d = pos[:, 1:] - pos[:, :-1]
+    speed = torch.sqrt(d.pow(2).sum(-1) + 1e-10).mean(dim=-1)  # (B, T)
+    return (speed.unsqueeze(-1) * beat).sum(1) / speed.sum(1, keepdim=True).clamp_min(1e-6)
+
+
 class Losses:
     """All loss terms of one window; returns the weighted total and the parts for logging."""
 
@@ -399,6 +416,17 @@ class Losses:
             **latent_parts,
         }
         return total, parts
+
+    def beat_sync(
+        self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor, beat: torch.Tensor
+    ) -> torch.Tensor:
+        """Squared gap between the beat modulation of ``pred`` and of ``target`` (see w_beat)."""
+        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
+        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
+        pos_p, pos_t = self.fk.world_positions(torch.cat([raw_p, raw_t])).chunk(2)
+        m_p = _beat_modulation(pos_p, beat)
+        m_t = _beat_modulation(pos_t.detach(), beat)
+        return (m_p - m_t).pow(2).sum(-1).mean()
 
 
 # ------------------------------------------------------------------------------------ training
@@ -512,6 +540,12 @@ def rollout_loss(
         pred, *latent_out = model(hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy)
         latent = model.latent_loss(tuple(latent_out), beta, losses.cfg.free_bits)
         loss, parts = losses(pred, target, hist, latent)
+        if losses.cfg.w_beat > 0.0:
+            noise = torch.randn(n_b, model.cfg.latent)
+            pred_prior = model.sample(hist_noisy, style_k, beat[:, s : s + w], noise)
+            sync = losses.beat_sync(pred_prior, target, hist, beat[:, s : s + w])
+            loss = loss + losses.cfg.w_beat * sync
+            parts["beat"] = sync.item()
         total = total + loss
         for key, v in parts.items():
             agg[key] = agg.get(key, 0.0) + v / rollout
