@@ -685,6 +685,42 @@ def _variant_section(meta: dict, info: dict) -> str:
     return "".join(b + "\n" for b in bullets)
 
 
+def _style_minutes(data) -> dict[str, float]:
+    """Minutes of training motion per style (mirrors included), from the dataset itself."""
+    out: dict[str, float] = {}
+    for i in range(len(data.take_names)):
+        if data.take_split[i] != "train":
+            continue
+        style = data.style_names[int(data.take_style[i])]
+        out[style] = out.get(style, 0.0) + float(np.sum(data.take_id == i)) / 30.0 / 60.0
+    return out
+
+
+def _thin_styles_note(data) -> str:
+    """The known-limits bullet on the thin style, with the dataset's own numbers."""
+    minutes = _style_minutes(data)
+    thin = min(minutes, key=minutes.get)
+    rest = [(s, m) for s, m in minutes.items() if s != thin]
+    others = " and ".join(
+        f"{m:.1f}{' minutes' if k == 0 else ''} of {s}" for k, (s, m) in enumerate(rest)
+    )
+    takes = sorted(
+        n
+        for i, n in enumerate(data.take_names)
+        if not n.endswith("_mirror")
+        and data.take_split[i] == "train"
+        and data.style_names[int(data.take_style[i])] == thin
+    )
+    text = (
+        f"- {thin.capitalize()} is thin: {minutes[thin] * 60:.0f} s of training motion "
+        f"({len(takes)} takes, each also mirrored: {', '.join(takes)}) against {others}, "
+        f"so generated {thin} drifts towards the larger styles (see which label the report's "
+        f"classifier gives it) and varies less between seeds than the very different real "
+        f"{thin} takes do. More {thin} mocap is the fix."
+    )
+    return textwrap.fill(text, 98, subsequent_indent="  ")
+
+
 def _seed_count(meta: dict) -> int:
     seeds = meta.get("seed_histories") or {}
     return max((len(v) for v in seeds.values()), default=0)
@@ -785,14 +821,15 @@ are in the metadata (`descriptor_ranges`). Source files, repositories and licenc
 Credits: CMU Graphics Lab Motion Capture Database — "{CMU_CREDIT}" The CMU terms allow including
 the data (and so a model trained on it) in products, not reselling the data itself. The freestyle
 and dab takes come from Meta's AnimatedDrawings (MIT License, Copyright (c) Meta Platforms, Inc.
-and affiliates). CMU subject 131 ("Michael Jackson styled" walks and hops) is in the groove set
-under the CMU terms.
+and affiliates). CMU subjects 131 ("Michael Jackson styled" walks and hops) and 55 ("dance,
+whirl", read from FBX) are in the groove set under the CMU terms; the YMCA loop is Mesh2Motion
+art (Scott Petrovic), CC0 1.0.
 
 ## Licence
 
 The model weights are released under GPL-3.0-or-later, like the extension that ships them. The data
 terms (CMU: free for research and commercial use, may be included in products; AnimatedDrawings:
-MIT) allow distributing a model trained on them.
+MIT; Mesh2Motion: CC0) allow distributing a model trained on them.
 
 ## Training
 
@@ -818,12 +855,7 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
 ## Known limits
 
 {_limits_from_report()}
-- Groove is thin: 80 s of training motion (two short CMU "Michael Jackson styled" walks/hops, a
-  freestyle clip and a dab, each also mirrored) against about 23 minutes of salsa and 4.6 of modern
-  dance, so generated groove drifts towards salsa (the report's classifier labels it salsa) and
-  varies less between seeds than the very different real groove takes do. More groove mocap is
-  the fix (the CC0 Mesh2Motion YMCA loop and CMU 55_01 "dance, whirl" are in ../shared/data but
-  in GLB/FBX, not converted yet).
+{_thin_styles_note(data)}
 - Foot contacts: the runtime pins planted feet (`core.generation.clean_feet`); the network's own
   output slides more (the report gives both numbers).
 - Salsa was danced in couples; the engine dances one partner alone.
