@@ -166,6 +166,9 @@ RECIPES: dict[str, dict] = {
     "v16": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "history": 24}},
     # v17: v15 + the beat-sync term (TrainConfig.w_beat)
     "v17": {**_GUIDED, "guidance": 2.5, "w_beat": 50.0},
+    # v19: v15 with 5-window rollouts instead of 3, so own-history feedback covers 3.4 s instead
+    # of 2.1 s: v15 and a no-whirl control both ran away into spins in 5-minute salsa runs
+    "v19": {**_GUIDED, "guidance": 2.5, "rollout": 5},
 }
 
 
