@@ -259,3 +259,36 @@ def test_temporal_latent_moves_single_frames_and_the_encoder_sees_order():
         mu_a, _ = model.prior(hist, style, beat)
         mu_b, _ = model.prior(hist, style, -beat)
     assert (mu_a - mu_b).abs().max() > 1e-4
+
+
+def test_beat_modulation_is_negative_on_beat_and_flips_off_beat():
+    """Speed minima on the beat give a negative cos component; half a beat later, a positive one."""
+    from training.train import _beat_modulation
+
+    frames, period = 48, 16
+    t = torch.arange(frames + 1, dtype=torch.float64)
+    phase = (t[1:] / period) % 1.0
+    beat = torch.stack([torch.sin(2 * torch.pi * phase), torch.cos(2 * torch.pi * phase)], -1)
+
+    def walk(shift: float) -> torch.Tensor:
+        # x advances fastest half a beat after `shift`: speed 1 - cos(2 pi (t/period - shift))
+        speed = 1.0 - torch.cos(2 * torch.pi * (t / period - shift)) + 0.1
+        x = torch.cumsum(speed, 0)
+        pos = torch.zeros(1, frames + 1, 2, 3, dtype=torch.float64)
+        pos[0, :, :, 0] = x.view(-1, 1)
+        return pos
+
+    on, off = _beat_modulation(walk(0.0), beat[None]), _beat_modulation(walk(0.5), beat[None])
+    assert on[0, 1] < -0.3 and off[0, 1] > 0.3
+    assert abs(on[0, 0]) < 0.1
+
+
+def test_rollout_with_a_history_longer_than_the_step_and_beat_sync(data):
+    """A 24-frame history (longer than the 20-frame step) rolls out on own predictions, and the
+    beat-sync term is computed and logged."""
+    mcfg = ModelConfig(features=148, style=data.style_size, history=24, temporal=True, **SMALL)
+    cfg = TrainConfig(
+        steps=4, epoch_steps=2, batch=8, own_start=0.0, own_end=0.0, own_max=1.0, w_beat=10.0
+    )
+    _, rows = train(data, mcfg, cfg, None, verbose=False)
+    assert rows and rows[-1]["beat"] > 0.0 and np.isfinite(rows[-1]["loss"])
