@@ -164,11 +164,14 @@ RECIPES: dict[str, dict] = {
     # clip remembers its seed motion for longer instead of drifting to the salsa-heavy average
     "v15": {**_GUIDED, "guidance": 2.5},
     "v16": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "history": 24}},
-    # v17: v15 + the beat-sync term (TrainConfig.w_beat)
+    # v17: v15 + the beat-sync term (TrainConfig.w_beat). Its output slows down on the beat like
+    # real dance (BAS 0.5-0.6) but jitters and runs away (foot skating 45-54 cm/s, 10-23x speed)
     "v17": {**_GUIDED, "guidance": 2.5, "w_beat": 50.0},
     # v19: v15 with 5-window rollouts instead of 3, so own-history feedback covers 3.4 s instead
     # of 2.1 s: v15 and a no-whirl control both ran away into spins in 5-minute salsa runs
     "v19": {**_GUIDED, "guidance": 2.5, "rollout": 5},
+    # v20: v15 feeding back its own predictions as history in 90 % of later windows (not 60 %)
+    "v20": {**_GUIDED, "guidance": 2.5, "own_max": 0.9},
 }
 
 
