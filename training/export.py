@@ -241,21 +241,32 @@ def _example_inputs(model: DanceCVAE, batch: int, seed: int = 0) -> tuple[torch.
     )
 
 
-def make_wrapper(model: DanceCVAE, data, guidance: float = 1.0) -> ExportWrapper:
+#: Margin (fraction of each channel's training range) around the range the graph clamps to.
+RANGE_MARGIN = 0.1
+
+
+def make_wrapper(
+    model: DanceCVAE, data, guidance: float = 1.0, clamp_history: bool = True
+) -> ExportWrapper:
     """The exported module: baked normalisation, root channels clamped to the data's range.
 
-    ``guidance`` != 1 bakes classifier-free guidance in (one batched cond + uncond pass).
+    ``guidance`` != 1 bakes classifier-free guidance in (one batched cond + uncond pass);
+    ``clamp_history`` also keeps the history the network reads inside the training range
+    (every channel, plus :data:`RANGE_MARGIN`), which stops long runs drifting away.
     """
-    root = data.features[data.frame_split, :4]
-    lo, hi = root.min(axis=0), root.max(axis=0)
-    margin = 0.1 * (hi - lo)
+    train = data.features[data.frame_split]
+    lo, hi = train.min(axis=0), train.max(axis=0)
+    margin = RANGE_MARGIN * (hi - lo)
+    lo, hi = lo - margin, hi + margin
     return ExportWrapper(
         model,
         torch.from_numpy(data.mean),
         torch.from_numpy(data.std),
-        torch.from_numpy(lo - margin),
-        torch.from_numpy(hi + margin),
+        torch.from_numpy(lo[:4]),
+        torch.from_numpy(hi[:4]),
         guidance=guidance,
+        hist_lo=torch.from_numpy(lo) if clamp_history else None,
+        hist_hi=torch.from_numpy(hi) if clamp_history else None,
     )
 
 

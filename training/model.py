@@ -325,7 +325,10 @@ class ExportWrapper(nn.Module):
     ``mean``/``std`` are the training set's per-channel feature statistics, baked in as constants;
     ``root_lo``/``root_hi`` the range of the root channels (see :func:`project_features`);
     ``guidance`` != 1 bakes classifier-free guidance into the graph
-    (:meth:`DanceCVAE.sample_guided`).
+    (:meth:`DanceCVAE.sample_guided`). ``hist_lo``/``hist_hi`` (all channels, raw units) clamp the
+    history the network reads to the range it was trained on: channels the data barely moves
+    (the hands) otherwise random-walk window after window, and once they leave the data's range
+    the network's output runs away (minutes into a long run).
     """
 
     def __init__(
@@ -336,9 +339,15 @@ class ExportWrapper(nn.Module):
         root_lo: torch.Tensor | None = None,
         root_hi: torch.Tensor | None = None,
         guidance: float = 1.0,
+        hist_lo: torch.Tensor | None = None,
+        hist_hi: torch.Tensor | None = None,
     ):
         super().__init__()
         self.model = model
+        self.clamp_history = hist_lo is not None and hist_hi is not None
+        if self.clamp_history:
+            self.register_buffer("hist_lo", torch.as_tensor(hist_lo).reshape(1, 1, -1).float())
+            self.register_buffer("hist_hi", torch.as_tensor(hist_hi).reshape(1, 1, -1).float())
         self.guidance = float(guidance)
         self.register_buffer("mean", mean.reshape(1, 1, -1).float())
         self.register_buffer("std", std.reshape(1, 1, -1).float())
@@ -352,6 +361,8 @@ class ExportWrapper(nn.Module):
     def forward(
         self, history: torch.Tensor, style: torch.Tensor, noise: torch.Tensor, beat: torch.Tensor
     ) -> torch.Tensor:
+        if self.clamp_history:
+            history = torch.minimum(torch.maximum(history, self.hist_lo), self.hist_hi)
         hist_n = (history - self.mean) / self.std
         if self.guidance == 1.0:
             out_n = self.model.sample_from_noise(hist_n, style, beat, noise)

@@ -769,7 +769,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_only:
         from training import export as export_mod
 
-        model, _, _ = load_weights(args.weights)
+        model, mean, std = load_weights(args.weights)
+        if not (np.allclose(mean, data.mean) and np.allclose(std, data.std)):
+            raise SystemExit(
+                f"{args.weights} was trained on another dataset than {args.dataset} (its feature "
+                "statistics differ): pass the --dataset it was trained on"
+            )
         train_info = export_mod.read_train_info(args.weights)
     else:
         mcfg = ModelConfig(features=data.features.shape[1], style=data.style_size, **model_kw)

@@ -119,6 +119,28 @@ def test_export_wrapper_bakes_normalisation():
     torch.testing.assert_close(raw, project_features(ref, wrap.root_lo, wrap.root_hi))
 
 
+def test_export_wrapper_keeps_the_history_inside_the_training_range():
+    """A history that drifted past the trained range reads as the range's edge, so the network
+    never sees inputs it was not trained on; inside the range nothing changes."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(style=8, **SMALL)
+    model = DanceCVAE(cfg).eval()
+    mean, std = torch.zeros(cfg.features), torch.ones(cfg.features)
+    lo, hi = -torch.ones(cfg.features), torch.ones(cfg.features)
+    wrap = ExportWrapper(model, mean, std, hist_lo=lo, hist_hi=hi)
+    plain = ExportWrapper(model, mean, std)
+    inside = torch.rand(1, cfg.history, cfg.features) * 1.8 - 0.9
+    drifted = inside.clone()
+    drifted[..., 100:] = 5.0  # e.g. hand channels that random-walked away
+    args = (torch.rand(1, 8), torch.randn(1, cfg.window, cfg.latent), torch.randn(1, cfg.window, 2))
+    with torch.no_grad():
+        torch.testing.assert_close(wrap(inside, *args), plain(inside, *args))
+        edge = drifted.clone()
+        edge[..., 100:] = 1.0
+        torch.testing.assert_close(wrap(drifted, *args), plain(edge, *args))
+        assert (wrap(drifted, *args) - plain(drifted, *args)).abs().max() > 1e-3
+
+
 def test_projection_gives_valid_bounded_features():
     """Whatever the network emits, the exported output is a valid feature frame."""
     raw = torch.randn(2, 5, 148) * 50.0
