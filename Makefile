@@ -68,7 +68,7 @@ clean:
 	rm -rf build dist .pytest_cache
 
 # The default engine: `make train` reproduces dance_ai_addon/engines/default.onnx (+ model card)
-# from the mocap (building build/dataset.npz first when missing); `make report` measures it.
+# from the mocap (building the recipe's dataset under build/ first when missing); `make report` measures it.
 train: venv
 	$(PY) -m training.train
 

@@ -246,7 +246,7 @@ RANGE_MARGIN = 0.1
 
 
 def make_wrapper(
-    model: DanceCVAE, data, guidance: float = 1.0, clamp_history: bool = True
+    model: DanceCVAE, data, guidance: float = 1.0, clamp_history: bool = False
 ) -> ExportWrapper:
     """The exported module: baked normalisation, root channels clamped to the data's range.
 
@@ -501,6 +501,7 @@ def export_engine(
     overlap: int = 4,
     guidance: float = 1.0,
     seed_motion: bool = False,
+    clamp_history: bool = False,
 ) -> Path:
     """Export, validate with the runtime, check parity and sanity, write the model card."""
     from dance_ai_addon.core.engines import load_engine
@@ -521,7 +522,7 @@ def export_engine(
     if train_info.get("recipe"):
         meta["training"]["recipe"] = train_info["recipe"]
         meta["training"]["command"] = f"python -m training.train --recipe {train_info['recipe']}"
-    wrapper = make_wrapper(model, data, guidance)
+    wrapper = make_wrapper(model, data, guidance, clamp_history)
     export_onnx(wrapper, out, meta)
     with load_engine(out, "cpu", threads=1) as engine:
         summary = engine.metadata.summary()
@@ -732,6 +733,20 @@ def _thin_styles_note(data) -> str:
     return textwrap.fill(text, 98, subsequent_indent="  ")
 
 
+def _groove_credits(data) -> str:
+    """Where the groove takes come from, naming only the sources this dataset holds."""
+    names = set(data.take_names)
+    cmu = ['131 ("Michael Jackson styled" walks and hops)']
+    if "groove_55_01_whirl" in names:
+        cmu.append('55 ("dance, whirl", read from FBX)')
+    many = len(cmu) > 1
+    text = f"CMU subject{'s' if many else ''} {' and '.join(cmu)} {'are' if many else 'is'} "
+    text += "in the groove set under the CMU terms."
+    if "groove_ymca" in names:
+        text += " The YMCA loop is Mesh2Motion art (Scott Petrovic), CC0 1.0."
+    return textwrap.fill(text, 98)
+
+
 def _seed_count(meta: dict) -> int:
     seeds = meta.get("seed_histories") or {}
     return max((len(v) for v in seeds.values()), default=0)
@@ -832,20 +847,21 @@ are in the metadata (`descriptor_ranges`). Source files, repositories and licenc
 Credits: CMU Graphics Lab Motion Capture Database — "{CMU_CREDIT}" The CMU terms allow including
 the data (and so a model trained on it) in products, not reselling the data itself. The freestyle
 and dab takes come from Meta's AnimatedDrawings (MIT License, Copyright (c) Meta Platforms, Inc.
-and affiliates). CMU subjects 131 ("Michael Jackson styled" walks and hops) and 55 ("dance,
-whirl", read from FBX) are in the groove set under the CMU terms; the YMCA loop is Mesh2Motion
-art (Scott Petrovic), CC0 1.0.
+and affiliates).
+{_groove_credits(data)}
 
 ## Licence
 
 The model weights are released under GPL-3.0-or-later, like the extension that ships them. The data
 terms (CMU: free for research and commercial use, may be included in products; AnimatedDrawings:
-MIT; Mesh2Motion: CC0) allow distributing a model trained on them.
+MIT{"; Mesh2Motion: CC0" if "groove_ymca" in data.take_names else ""}) allow distributing a model
+trained on them.
 
 ## Training
 
 `make train` (= `python -m training.train`, which runs `python -m training.prepare_data` first when
-`build/dataset.npz` is missing). CPU only, one intra-op thread (steadier than two on a shared
+the recipe's dataset under `build/` is missing; `training.train.dataset_for_recipe` says which).
+CPU only, one intra-op thread (steadier than two on a shared
 2-core machine, and a fixed thread count keeps the run bit-reproducible), seed {tr.get("seed")},
 {tr.get("steps")} optimiser steps; {tr.get("minutes")} minutes on the 2-core development machine.
 Losses per epoch: `training/logs/train_log.csv`.
@@ -886,10 +902,20 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.train import load_training_data, load_weights
+    from training.train import (
+        SHIPPED_RECIPE,
+        dataset_for_recipe,
+        load_training_data,
+        load_weights,
+    )
 
     ap = argparse.ArgumentParser(description="Export saved weights as the default engine.")
-    ap.add_argument("--dataset", type=Path, default=REPO / "build" / "dataset.npz")
+    ap.add_argument(
+        "--dataset",
+        type=Path,
+        default=dataset_for_recipe(SHIPPED_RECIPE),
+        help="the dataset the weights were trained on (default: the shipped recipe's)",
+    )
     ap.add_argument("--weights", type=Path, default=REPO / "build" / "default_weights.npz")
     ap.add_argument("--out", type=Path, default=CARD_PATH.with_suffix(".onnx"))
     ap.add_argument("--card", action="store_true", help="only rewrite the model card")

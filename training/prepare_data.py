@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         "--takes", default="*", help="comma-separated globs on take names, e.g. 'groove_*'"
     )
     ap.add_argument("--fps", type=float, default=FPS)
+    ap.add_argument(
+        "--no-scene-takes",
+        action="store_true",
+        help="leave out the FBX/glTF takes (the data of recipes before v15)",
+    )
     args = ap.parse_args(argv)
     root = Path(args.data_root)
     if not root.is_dir():
@@ -263,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pats = [p.strip() for p in args.takes.split(",") if p.strip()]
     takes = [t for t in catalogue() if any(fnmatch.fnmatch(t.name, p) for p in pats)]
+    if args.no_scene_takes:
+        takes = [t for t in takes if Path(t.file).suffix.lower() not in SCENE_SUFFIXES]
     t0 = time.perf_counter()
     data = build_dataset(root, takes, args.fps)
     out = Path(args.out)

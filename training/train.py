@@ -104,6 +104,10 @@ class TrainConfig:
     hist_shift_p: float = 0.0  # fraction of (non-first) windows whose history is 1-2 frames early
     style_drop: float = 0.0  # style replaced by the all-zero "unconditional" style (for CFG)
     guidance: float = 1.0  # classifier-free guidance scale baked into the exported graph
+    # the exported graph clamps its history to the training range (recipes v15+; see
+    # ExportWrapper): it stops v15's hands drifting away, but slows v11's long modern runs
+    # (stability floor 0.46 -> 0.40), so the shipped v11 exports without it
+    clamp_history: bool = False
     # neutral starts (recipe v4): generation always begins from the metadata's initial_history,
     # a stance training never showed before a real window; this fraction of rollouts starts there
     # so the first window must take its style from the style input, not from the history
@@ -121,6 +125,7 @@ SHIPPED_RECIPE = "v11"
 #: training/logs/train_log_v3.csv and the model card), so v2 stays the default recipe.
 _TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
 _GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
+_GROWN = {**_GUIDED, "guidance": 2.5, "scene_takes": True, "clamp_history": True}
 
 RECIPES: dict[str, dict] = {
     "v2": {},
@@ -162,16 +167,16 @@ RECIPES: dict[str, dict] = {
     # v15: v11 on the groove set grown by CMU 55_01 (FBX) and the YMCA loop (GLB), read through
     # Blender's importers (training.scene_takes). v16: v15 with a 24-frame (0.8 s) history, so a
     # clip remembers its seed motion for longer instead of drifting to the salsa-heavy average
-    "v15": {**_GUIDED, "guidance": 2.5},
-    "v16": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "history": 24}},
+    "v15": {**_GROWN, "clamp_history": False},
+    "v16": {**_GROWN, "clamp_history": False, "model": {"temporal": True, "history": 24}},
     # v17: v15 + the beat-sync term (TrainConfig.w_beat). Its output slows down on the beat like
     # real dance (BAS 0.5-0.6) but jitters and runs away (foot skating 45-54 cm/s, 10-23x speed)
-    "v17": {**_GUIDED, "guidance": 2.5, "w_beat": 50.0},
+    "v17": {**_GROWN, "clamp_history": False, "w_beat": 50.0},
     # v19: v15 with 5-window rollouts instead of 3, so own-history feedback covers 3.4 s instead
     # of 2.1 s: v15 and a no-whirl control both ran away into spins in 5-minute salsa runs
-    "v19": {**_GUIDED, "guidance": 2.5, "rollout": 5},
+    "v19": {**_GROWN, "rollout": 5},
     # v20: v15 feeding back its own predictions as history in 90 % of later windows (not 60 %)
-    "v20": {**_GUIDED, "guidance": 2.5, "own_max": 0.9},
+    "v20": {**_GROWN, "own_max": 0.9},
 }
 
 
@@ -722,12 +727,26 @@ def load_weights(path: Path) -> tuple[DanceCVAE, np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------- main
 
 
-def ensure_dataset(path: Path) -> None:
+def dataset_for_recipe(name: str) -> Path:
+    """The dataset a recipe trains on: every take, or (recipes before v15) the BVH takes only.
+
+    v2-v14 (the shipped v11 among them) were trained before the FBX/GLB groove takes were read,
+    so ``make train`` keeps reproducing v11 from the data it was trained on.
+    """
+    if RECIPES[name].get("scene_takes", False):
+        return REPO / "build" / "dataset.npz"
+    return REPO / "build" / "dataset_bvh.npz"
+
+
+def ensure_dataset(path: Path, scene_takes: bool = True) -> None:
     """Build the dataset with ``training.prepare_data`` when it is not there yet."""
     if path.exists():
         return
-    print(f"{path} is missing: running python -m training.prepare_data", flush=True)
-    subprocess.run([sys.executable, "-m", "training.prepare_data"], check=True, cwd=REPO)
+    cmd = [sys.executable, "-m", "training.prepare_data", "--out", str(path)]
+    if not scene_takes:
+        cmd.append("--no-scene-takes")
+    print(f"{path} is missing: running {' '.join(cmd[1:])}", flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
     if not path.exists():
         raise SystemExit(f"training.prepare_data did not write {path}")
 
@@ -737,12 +756,15 @@ def recipe_config(name: str, **overrides) -> tuple[TrainConfig, dict, bool]:
     recipe = dict(RECIPES[name])
     model_kw = recipe.pop("model", {})
     seed_motion = recipe.pop("seed_motion", False)
+    recipe.pop("scene_takes", None)  # which dataset: see dataset_for_recipe
     return TrainConfig(**{**recipe, **overrides}), model_kw, seed_motion
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", type=Path, default=REPO / "build" / "dataset.npz")
+    ap.add_argument(
+        "--dataset", type=Path, default=None, help="default: the recipe's (dataset_for_recipe)"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "dance_ai_addon/engines/default.onnx")
     ap.add_argument("--weights", type=Path, default=REPO / "build" / "default_weights.npz")
     ap.add_argument("--log", type=Path, default=REPO / "training" / "logs" / "train_log.csv")
@@ -760,7 +782,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    ensure_dataset(args.dataset)
+    if args.dataset is None:
+        args.dataset = dataset_for_recipe(args.recipe)
+        ensure_dataset(args.dataset, RECIPES[args.recipe].get("scene_takes", False))
+    elif not args.dataset.exists():
+        raise SystemExit(
+            f"no dataset at {args.dataset}: build it with python -m training.prepare_data"
+        )
     data = load_training_data(args.dataset)
     cfg, model_kw, seed_motion = recipe_config(args.recipe, seed=args.seed)
     if args.steps is not None:
@@ -803,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
         overlap=cfg.overlap,
         guidance=cfg.guidance if args.guidance is None else args.guidance,
         seed_motion=seed_motion,
+        clamp_history=cfg.clamp_history,
     )
     print(f"engine -> {out}", flush=True)
     return 0
