@@ -177,6 +177,8 @@ RECIPES: dict[str, dict] = {
     "v19": {**_GROWN, "rollout": 5},
     # v20: v15 feeding back its own predictions as history in 90 % of later windows (not 60 %)
     "v20": {**_GROWN, "own_max": 0.9},
+    # v21: the shipped v11 (BVH takes only) with v19's 5-window rollouts
+    "v21": {**_GUIDED, "guidance": 2.5, "rollout": 5},
 }
 
 
