@@ -47,7 +47,7 @@ def scene_to_bvh(src: Path, cache_dir: Path) -> Path:
         if json.loads(stamp_file.read_text()) == stamp:
             return out
     # a child process: importing resets Blender's whole state, which must not touch the caller's
-    cmd = [sys.executable, "-m", "training.scene_takes", str(src), str(out)]
+    cmd = [sys.executable, "-m", "training.scene_takes", str(src.resolve()), str(out.resolve())]
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     if run.returncode != 0 or not out.is_file():
         tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
