@@ -699,12 +699,12 @@ def _variant_section(meta: dict, info: dict) -> str:
 
 def _style_minutes(data) -> dict[str, float]:
     """Minutes of training motion per style (mirrors included), from the dataset itself."""
+    frames = np.bincount(data.take_id, minlength=len(data.take_names))
     out: dict[str, float] = {}
-    for i in range(len(data.take_names)):
-        if data.take_split[i] != "train":
-            continue
-        style = data.style_names[int(data.take_style[i])]
-        out[style] = out.get(style, 0.0) + float(np.sum(data.take_id == i)) / 30.0 / 60.0
+    for i, n in enumerate(frames):
+        if data.take_split[i] == "train":
+            style = data.style_names[int(data.take_style[i])]
+            out[style] = out.get(style, 0.0) + float(n) / 30.0 / 60.0
     return out
 
 

@@ -120,9 +120,8 @@ class TrainConfig:
 #: The recipe ``make train`` (``python -m training.train``) reproduces the shipped engine with.
 SHIPPED_RECIPE = "v11"
 
-#: The v3 experiment (``--recipe v3``): history corruption, style dropout + guidance 2, more free
-#: bits, and seed histories in the export. It scored below v2 on the quality report (see
-#: training/logs/train_log_v3.csv and the model card), so v2 stays the default recipe.
+# Parts the recipes share: the temporal latent with real seed histories (v9+), style dropout for
+# guidance with the own-history clamp (v11+), the grown groove set with the clamped graph (v15+).
 _TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
 _GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
 _GROWN = {**_GUIDED, "guidance": 2.5, "scene_takes": True, "clamp_history": True}
@@ -438,7 +437,7 @@ class Losses:
         raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
         pos_p, pos_t = self.fk.world_positions(torch.cat([raw_p, raw_t])).chunk(2)
         m_p = _beat_modulation(pos_p, beat)
-        m_t = _beat_modulation(pos_t.detach(), beat)
+        m_t = _beat_modulation(pos_t, beat)  # no gradient: raw_t is detached
         return (m_p - m_t).pow(2).sum(-1).mean()
 
 
@@ -740,17 +739,19 @@ def dataset_for_recipe(name: str) -> Path:
     return REPO / "build" / "dataset_bvh.npz"
 
 
-def ensure_dataset(path: Path, scene_takes: bool = True) -> None:
-    """Build the dataset with ``training.prepare_data`` when it is not there yet."""
+def ensure_dataset(recipe: str) -> Path:
+    """The recipe's dataset, built with ``training.prepare_data`` when it is not there yet."""
+    path = dataset_for_recipe(recipe)
     if path.exists():
-        return
+        return path
     cmd = [sys.executable, "-m", "training.prepare_data", "--out", str(path)]
-    if not scene_takes:
+    if not RECIPES[recipe].get("scene_takes", False):
         cmd.append("--no-scene-takes")
     print(f"{path} is missing: running {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
     if not path.exists():
         raise SystemExit(f"training.prepare_data did not write {path}")
+    return path
 
 
 def recipe_config(name: str, **overrides) -> tuple[TrainConfig, dict, bool]:
@@ -785,8 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.dataset is None:
-        args.dataset = dataset_for_recipe(args.recipe)
-        ensure_dataset(args.dataset, RECIPES[args.recipe].get("scene_takes", False))
+        args.dataset = ensure_dataset(args.recipe)
     elif not args.dataset.exists():
         raise SystemExit(
             f"no dataset at {args.dataset}: build it with python -m training.prepare_data"
