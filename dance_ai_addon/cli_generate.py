@@ -42,6 +42,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None, help="output fps (default: the engine's)")
     p.add_argument("--bpm", type=float, default=None, help="beat tempo (beat-aware engines)")
     p.add_argument("--beat-phase", type=float, default=0.0, help="beat phase at frame 0, beats")
+    p.add_argument(
+        "--beat-lock",
+        type=float,
+        default=None,
+        help="0..1: retime so the motion's accents land on the beat "
+        "(default 1 for beat-aware engines, else 0)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loop", action="store_true", help="make the clip cycle (last -> first)")
     p.add_argument("--overlap", type=int, default=None, help="window overlap in frames")
@@ -143,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             loop=args.loop,
             overlap=args.overlap,
             foot_cleanup=None if args.foot_cleanup else False,
+            beat_lock=args.beat_lock,
         )
         clip, shapes = result.clip, result.blendshapes
         if resample:

@@ -42,7 +42,8 @@ class DanceJobSpec:
     """Everything one dance job needs; paths are absolute once a job file has been read.
 
     ``style`` mixes the engine's presets (``"salsa=0.7,modern=0.3"``); ``style_axes`` then sets
-    raw axis values (the panel's sliders). ``bpm`` None or 0 means no beat conditioning. Without
+    raw axis values (the panel's sliders). ``bpm`` None or 0 means no beat conditioning; with a
+    ``bpm``, ``beat_lock`` (0..1) retimes the motion so its accents land on the beat. Without
     ``blend`` (and no armature in the running scene) the job only generates and writes
     ``out_bvh``/``out_npz``.
     """
@@ -58,6 +59,7 @@ class DanceJobSpec:
     seed: int = 0
     bpm: float | None = None
     beat_phase: float = 0.0
+    beat_lock: float = 1.0
     loop: bool = False
     blend: str | None = None
     armature: str | None = None
@@ -115,6 +117,7 @@ _KEYS: dict[str, str] = {
     "seed": "int",
     "bpm": "number?",
     "beat_phase": "number",
+    "beat_lock": "number",
     "loop": "bool",
     "blend": "path?",
     "armature": "str?",
@@ -253,6 +256,8 @@ def _check_ranges(where: str, spec: DanceJobSpec) -> None:
         raise _fail(where, f"'seed' must be between 0 and 2^32-1, got {spec.seed}")
     if spec.bpm is not None and spec.bpm != 0.0 and not 1.0 <= spec.bpm <= 1000.0:
         raise _fail(where, f"'bpm' must be 0 (off) or between 1 and 1000, got {spec.bpm:g}")
+    if not 0.0 <= spec.beat_lock <= 1.0:
+        raise _fail(where, f"'beat_lock' must be between 0 and 1, got {spec.beat_lock:g}")
     if spec.smooth is not None and not 0.0 <= spec.smooth <= 1.0:
         raise _fail(where, f"'smooth' must be between 0 and 1, got {spec.smooth:g}")
     if spec.blend is None:

@@ -22,6 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from dance_ai_addon.core.beats import (
+    SPEED_SIGMA_S,
+    beat_frames,
+    kinematic_beats,
+    local_minima,
+    mean_joint_speed,
+    smooth_gaussian,
+)
+
 __all__ = [
     "mean_joint_speed",
     "smooth_gaussian",
@@ -40,51 +49,6 @@ __all__ = [
 # Plausible dance tempi (beats per minute) searched by the tempo estimator.
 BPM_MIN = 60.0
 BPM_MAX = 180.0
-# Gaussian smoothing of the speed curve before taking minima: Bailando uses sigma = 5 frames at
-# 60 fps (~83 ms); expressed in seconds so any frame rate gives the same smoothing.
-SPEED_SIGMA_S = 5.0 / 60.0
-
-
-def mean_joint_speed(positions: np.ndarray, fps: float) -> np.ndarray:
-    """Mean joint speed per frame (T,) in m/s from world positions (T, J, 3)."""
-    p = np.asarray(positions, dtype=np.float64)
-    if p.ndim != 3 or p.shape[-1] != 3:
-        raise ValueError(f"positions must be (T, J, 3), got {p.shape}")
-    if p.shape[0] < 2:
-        return np.zeros(p.shape[0])
-    v = np.gradient(p, axis=0) * float(fps)
-    return np.linalg.norm(v, axis=-1).mean(axis=-1)
-
-
-def smooth_gaussian(x: np.ndarray, sigma: float, axis: int = 0) -> np.ndarray:
-    """Gaussian smoothing along ``axis`` with edge-normalised weights (no scipy needed)."""
-    x = np.asarray(x, dtype=np.float64)
-    if sigma <= 0 or x.shape[axis] < 2:
-        return x.copy()
-    radius = int(np.ceil(3.0 * sigma))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    xm = np.moveaxis(x, axis, -1)
-    n = xm.shape[-1]
-    flat = xm.reshape(-1, n)
-    norm = np.convolve(np.ones(n), k, mode="full")[radius : radius + n]
-    out = np.stack([np.convolve(r, k, mode="full")[radius : radius + n] for r in flat]) / norm
-    return np.moveaxis(out.reshape(xm.shape), -1, axis)
-
-
-def _local_minima(s: np.ndarray) -> np.ndarray:
-    """Indices of strict-left / non-strict-right local minima of a 1-D curve (no endpoints)."""
-    if s.size < 3:
-        return np.zeros(0, dtype=np.int64)
-    m = (s[1:-1] < s[:-2]) & (s[1:-1] <= s[2:])
-    return np.nonzero(m)[0].astype(np.int64) + 1
-
-
-def kinematic_beats(
-    positions: np.ndarray, fps: float, sigma_s: float = SPEED_SIGMA_S
-) -> np.ndarray:
-    """Frame indices of the kinematic beats: local minima of the smoothed mean joint speed."""
-    s = smooth_gaussian(mean_joint_speed(positions, fps), sigma_s * float(fps))
-    return _local_minima(s)
 
 
 def _beat_weights(speed: np.ndarray, beats: np.ndarray, fps: float) -> np.ndarray:
@@ -141,7 +105,7 @@ def tempo_curve(positions: np.ndarray, fps: float, bpms: np.ndarray) -> np.ndarr
     """
     fps = float(fps)
     speed = _speed_envelope(positions, fps)
-    beats = _local_minima(speed)
+    beats = local_minima(speed)
     if beats.size < 3:
         return np.zeros(np.shape(bpms))
     r, _ = tempo_scores(beats / fps, bpms, _beat_weights(speed, beats, fps))
@@ -192,7 +156,7 @@ def estimate_shared_tempo(
     offsets, strengths = [], []
     for p in clips:
         speed = _speed_envelope(p, fps)
-        beats = _local_minima(speed)
+        beats = local_minima(speed)
         if beats.size == 0:
             offsets.append(0.0)
             strengths.append(0.0)
@@ -232,15 +196,6 @@ def beat_phase(n_frames: int, fps: float, bpm: float, offset: float = 0.0) -> np
     ph = ph.astype(np.float32)
     ph[ph >= 1.0] = 0.0  # float32 rounding of values just below 1
     return ph
-
-
-def beat_frames(n_frames: int, fps: float, bpm: float, offset: float = 0.0) -> np.ndarray:
-    """Frame indices (rounded) of the beat grid ``t = (k + offset) * 60 / bpm`` inside the clip."""
-    period = 60.0 / float(bpm) * float(fps)
-    first = (float(offset) % 1.0) * period
-    k = np.arange(0, int(np.ceil((n_frames - first) / period)) + 1)
-    fr = np.round(first + k * period).astype(np.int64)
-    return fr[(fr >= 0) & (fr < n_frames)]
 
 
 def beat_alignment_score(

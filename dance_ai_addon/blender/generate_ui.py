@@ -165,6 +165,14 @@ class DANCEAI_PG_generate(bpy.types.PropertyGroup):
         max=1000.0,
         soft_max=240.0,
     )
+    beat_lock: FloatProperty(
+        name="Beat Lock",
+        description="How far the dance's accents are moved onto the beat (0 = as generated)",
+        default=1.0,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+    )
     loop: BoolProperty(name="Loop", description="Make the clip cycle seamlessly", default=False)
     face_mesh: PointerProperty(
         name="Face Mesh",
@@ -264,6 +272,7 @@ def spec_from_settings(scene: bpy.types.Scene, armature: bpy.types.Object | None
         seconds=float(settings.seconds),
         seed=int(settings.seed),
         bpm=float(settings.bpm) or None,
+        beat_lock=float(settings.beat_lock),
         loop=bool(settings.loop),
         armature=armature.name if armature is not None else None,
         mesh=settings.face_mesh.name if settings.face_mesh is not None else None,
@@ -453,6 +462,9 @@ class DANCEAI_PT_generate(SidebarSubPanel, bpy.types.Panel):
         col.prop(settings, "seed")
         col.prop(settings, "seconds")
         col.prop(settings, "bpm")
+        sub = col.column()
+        sub.active = settings.bpm > 0.0
+        sub.prop(settings, "beat_lock")
         col.prop(settings, "loop")
         col.prop(settings, "face_mesh")
         col.prop(settings, "save_bvh")

@@ -517,17 +517,23 @@ def run_dance_job(
     warnings: list[str] = []
     frames = spec.frame_count(meta.fps)
     bpm = spec.beat_bpm
+    lock = float(spec.beat_lock) if bpm is not None else 0.0
     if bpm is not None and not meta.beat_input:
-        warnings.append(f"engine '{meta.name}' takes no beat input; the tempo was ignored")
+        warnings.append(
+            f"engine '{meta.name}' takes no beat input; the tempo only drives the beat lock"
+            if lock > 0.0
+            else f"engine '{meta.name}' takes no beat input; the tempo was ignored"
+        )
     t = time.perf_counter()
     result = generate(
         engine,
         frames=frames,
         style=style,
         seed=int(spec.seed),
-        bpm=bpm if meta.beat_input else None,
+        bpm=bpm,
         beat_phase=float(spec.beat_phase),
         loop=bool(spec.loop),
+        beat_lock=lock,
     )
     timings["generate_s"] = time.perf_counter() - t
     clip = result.clip

@@ -21,6 +21,10 @@ motion itself has it low and slow (:func:`clean_feet`, the retargeter's contact 
 two-bone IK run on the engine's own skeleton): a network predicts feet that are nearly still
 during a plant, and nearly is what a viewer sees as sliding.
 
+Beat lock (on by default for engines with a beat input) retimes the decoded motion so its
+kinematic beats (the moments the body slows) land on the requested beat grid, see
+:mod:`.beat_lock`; it runs before foot cleanup and grounding, which then work on the retimed motion.
+
 Loop closure generates ``N`` extra frames past the end and crossfades them into the first ``N``
 frames (features, so 6D rotations, root height, velocities and yaw rate blend together), so the
 last frame flows into the first; the root's net turn and horizontal drift over the clip are then
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .beat_lock import beat_lock_map, warp_channels, warp_features
 from .clip import MotionClip
 from .engines.contract import Engine, display_name
 from .engines.features import decode_features, encode_clip, integrate_root, rest_features
@@ -253,6 +258,7 @@ def generate(
     ground: bool | None = None,
     use_seed_history: bool = True,
     foot_cleanup: bool | None = None,
+    beat_lock: float | None = None,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -263,7 +269,9 @@ def generate(
     (:func:`ground_clip`); ``use_seed_history`` (default on) starts from the engine's real seed
     motion of the dominant style when it ships some. ``foot_cleanup`` (default: on when the
     skeleton has SMPL-24 legs) pins planted feet (:func:`clean_feet`); the returned features are
-    then re-encoded from the cleaned clip so both agree.
+    then re-encoded from the cleaned clip so both agree. ``beat_lock`` (0..1; default 1 for
+    engines with a beat input, else 0) retimes the motion so its kinematic beats land on the
+    ``bpm`` grid (:mod:`.beat_lock`).
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -287,6 +295,10 @@ def generate(
         bpm = meta.default_bpm
     if not (math.isfinite(float(bpm)) and 1.0 <= float(bpm) <= 1000.0):
         raise DanceAIError(f"BPM must be between 1 and 1000, got {bpm}")
+
+    lock = (1.0 if meta.beat_input else 0.0) if beat_lock is None else float(beat_lock)
+    if not (math.isfinite(lock) and 0.0 <= lock <= 1.0):
+        raise DanceAIError(f"beat lock must be between 0 and 1, got {beat_lock}")
 
     n_loop = 0
     if loop and frames >= 4:
@@ -344,6 +356,13 @@ def generate(
             weights[:n_loop] = (1.0 - w) * weights[frames:] + w * weights[:n_loop]
         feats = feats[:frames]
         weights = weights[:frames] if weights is not None else None
+    if lock > 0.0 and frames >= 4:
+        first = decode_features(feats, meta.skeleton, meta.fps)
+        pos, _ = forward_kinematics(first.skeleton, first.rotations, first.root_positions)
+        tau = beat_lock_map(pos, meta.fps, float(bpm), beat_phase, lock)
+        feats = warp_features(feats, tau)
+        weights = warp_channels(weights, tau) if weights is not None else None
+    if n_loop:
         # spread the net turn evenly so the heading at frame T equals frame 0's (mod 2 pi)
         turn = float(np.sum(feats[:, 3]))
         feats[:, 3] -= (turn - 2.0 * np.pi * round(turn / (2.0 * np.pi))) / frames
