@@ -246,7 +246,11 @@ RANGE_MARGIN = 0.1
 
 
 def make_wrapper(
-    model: DanceCVAE, data, guidance: float = 1.0, clamp_history: bool = False
+    model: DanceCVAE,
+    data,
+    guidance: float = 1.0,
+    clamp_history: bool = False,
+    guidance_desc: float | None = None,
 ) -> ExportWrapper:
     """The exported module: baked normalisation, root channels clamped to the data's range.
 
@@ -267,6 +271,7 @@ def make_wrapper(
         guidance=guidance,
         hist_lo=torch.from_numpy(lo) if clamp_history else None,
         hist_hi=torch.from_numpy(hi) if clamp_history else None,
+        guidance_desc=guidance_desc if model.cfg.style_flags else None,
     )
 
 
@@ -502,6 +507,7 @@ def export_engine(
     guidance: float = 1.0,
     seed_motion: bool = False,
     clamp_history: bool = False,
+    guidance_desc: float | None = None,
 ) -> Path:
     """Export, validate with the runtime, check parity and sanity, write the model card."""
     from dance_ai_addon.core.engines import load_engine
@@ -518,11 +524,14 @@ def export_engine(
         getattr(model, "noise_use", None),
     )
     meta["recommended"]["guidance"] = float(guidance)
+    if cfg.style_flags:
+        g_desc = guidance if guidance_desc is None else guidance_desc
+        meta["recommended"]["guidance_descriptors"] = float(g_desc)
     meta["training"]["model"] = {"kind": cfg.kind, "temporal": cfg.temporal, "codes": cfg.codes}
     if train_info.get("recipe"):
         meta["training"]["recipe"] = train_info["recipe"]
         meta["training"]["command"] = f"python -m training.train --recipe {train_info['recipe']}"
-    wrapper = make_wrapper(model, data, guidance, clamp_history)
+    wrapper = make_wrapper(model, data, guidance, clamp_history, guidance_desc)
     export_onnx(wrapper, out, meta)
     with load_engine(out, "cpu", threads=1) as engine:
         summary = engine.metadata.summary()

@@ -61,6 +61,17 @@ class ModelConfig:
     # sets a per-frame offset of the window tokens, so z can say *when* a move happens, not just
     # which; the prior then also sees the beat phase of the window
     temporal: bool = False
+    # descriptor guidance (recipe v22+): the style input grows two presence flags (categories,
+    # descriptors) so "no descriptor request" is its own input, apart from a slider at 0; the
+    # trainer drops the descriptors alone, and the graph guides categories and descriptors with
+    # their own scales (DanceCVAE.sample_guided). ``categories`` counts the leading category axes.
+    style_flags: bool = False
+    categories: int = 0
+
+    @property
+    def style_in(self) -> int:
+        """Width of the network's style input: the style vector, plus the flags when used."""
+        return self.style + (2 if self.style_flags else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +113,7 @@ class DanceCVAE(nn.Module):
         # decoder
         hh = cfg.hist_hidden
         self.hist_mlp = nn.Sequential(nn.Linear(h * f, hh), nn.SiLU(), nn.Linear(hh, hh))
-        self.style_mlp = nn.Sequential(nn.Linear(cfg.style, 64), nn.SiLU(), nn.Linear(64, 64))
+        self.style_mlp = nn.Sequential(nn.Linear(cfg.style_in, 64), nn.SiLU(), nn.Linear(64, 64))
         self.frame_in = nn.Linear(f, c)
         self.ctx_in = nn.Linear(ctx, c)
         self.beat_in = nn.Linear(2, c)
@@ -172,10 +183,18 @@ class DanceCVAE(nn.Module):
         mu, logvar = self.prior_head(torch.cat(parts, -1)).chunk(2, -1)
         return mu, logvar.clamp(-8.0, 4.0)
 
+    def condition(self, style: torch.Tensor) -> torch.Tensor:
+        """The network's style input for a requested style vector: with ``style_flags``, the
+        vector plus both presence flags set (categories and descriptors both requested)."""
+        if not self.cfg.style_flags or style.shape[-1] == self.cfg.style_in:
+            return style
+        return torch.cat([style, torch.ones_like(style[..., :2])], dim=-1)
+
     def sample(
         self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, noise: torch.Tensor
     ) -> torch.Tensor:
         """Generation: z from the conditional prior driven by standard-normal ``noise (B, Z)``."""
+        style = self.condition(style)
         mu, logvar = self.prior(hist, style, beat)
         return self.decode(hist, style, beat, mu + torch.exp(0.5 * logvar) * noise)
 
@@ -221,25 +240,41 @@ class DanceCVAE(nn.Module):
         beat: torch.Tensor,
         noise: torch.Tensor,
         guidance: float,
+        guidance_desc: float | None = None,
     ) -> torch.Tensor:
         """Classifier-free guidance in one batched decoder pass: ``u + g * (c - u)``.
 
         ``c`` decodes with the requested style, ``u`` with the all-zero "unconditional" style the
-        trainer drops to; both share the latent drawn from the conditional prior. The two halves
-        are stacked on the batch axis and split with a constant-shaped reshape so the exported
-        graph keeps a dynamic batch.
+        trainer drops to; both share the latent drawn from the conditional prior. With
+        ``style_flags`` a third pass ``d`` decodes the categories without the descriptors, and the
+        result is ``u + g * (d - u) + g_desc * (c - d)``: the descriptor sliders get their own
+        push (``guidance_desc``, default ``guidance``, which gives back ``u + g * (c - u)``). The
+        passes are stacked on the batch axis and split with a constant-shaped reshape so the
+        exported graph keeps a dynamic batch.
         """
         cfg = self.cfg
-        mu, logvar = self.prior(hist, style, beat)
+        cond = self.condition(style)
+        mu, logvar = self.prior(hist, cond, beat)
         z = mu + torch.exp(0.5 * logvar) * noise
-        both = self.decode(
-            torch.cat([hist, hist], dim=0),
-            torch.cat([style, torch.zeros_like(style)], dim=0),
-            torch.cat([beat, beat], dim=0),
-            torch.cat([z, z], dim=0),
-        ).reshape(2, -1, cfg.window, cfg.features)
-        cond, uncond = both[0], both[1]
-        return uncond + guidance * (cond - uncond)
+        styles = [cond, torch.zeros_like(cond)]
+        if cfg.style_flags:
+            keep = torch.ones(cfg.style_in)
+            keep[cfg.categories : cfg.style] = 0.0  # descriptor values
+            keep[-1] = 0.0  # descriptor presence flag
+            styles.append(cond * keep)
+        n = len(styles)
+        out = self.decode(
+            torch.cat([hist] * n, dim=0),
+            torch.cat(styles, dim=0),
+            torch.cat([beat] * n, dim=0),
+            torch.cat([z] * n, dim=0),
+        ).reshape(n, -1, cfg.window, cfg.features)
+        c, u = out[0], out[1]
+        if n == 2:
+            return u + guidance * (c - u)
+        g_desc = guidance if guidance_desc is None else guidance_desc
+        d = out[2]
+        return u + guidance * (d - u) + g_desc * (c - d)
 
     def forward(
         self,
@@ -325,7 +360,8 @@ class ExportWrapper(nn.Module):
     ``mean``/``std`` are the training set's per-channel feature statistics, baked in as constants;
     ``root_lo``/``root_hi`` the range of the root channels (see :func:`project_features`);
     ``guidance`` != 1 bakes classifier-free guidance into the graph
-    (:meth:`DanceCVAE.sample_guided`). ``hist_lo``/``hist_hi`` (all channels, raw units) clamp the
+    (:meth:`DanceCVAE.sample_guided`; ``guidance_desc`` the descriptors' own scale for networks
+    with style flags). ``hist_lo``/``hist_hi`` (all channels, raw units) clamp the
     history the network reads to the range it was trained on: channels the data barely moves
     (the hands) otherwise random-walk window after window, and once they leave the data's range
     the network's output runs away (minutes into a long run).
@@ -341,9 +377,11 @@ class ExportWrapper(nn.Module):
         guidance: float = 1.0,
         hist_lo: torch.Tensor | None = None,
         hist_hi: torch.Tensor | None = None,
+        guidance_desc: float | None = None,
     ):
         super().__init__()
         self.model = model
+        self.guidance_desc = None if guidance_desc is None else float(guidance_desc)
         self.clamp_history = hist_lo is not None and hist_hi is not None
         if self.clamp_history:
             self.register_buffer("hist_lo", torch.as_tensor(hist_lo).reshape(1, 1, -1).float())
@@ -364,8 +402,10 @@ class ExportWrapper(nn.Module):
         if self.clamp_history:
             history = torch.minimum(torch.maximum(history, self.hist_lo), self.hist_hi)
         hist_n = (history - self.mean) / self.std
-        if self.guidance == 1.0:
+        if self.guidance == 1.0 and self.guidance_desc in (None, 1.0):
             out_n = self.model.sample_from_noise(hist_n, style, beat, noise)
         else:
-            out_n = self.model.sample_guided(hist_n, style, beat, noise[:, 0, :], self.guidance)
+            out_n = self.model.sample_guided(
+                hist_n, style, beat, noise[:, 0, :], self.guidance, self.guidance_desc
+            )
         return project_features(out_n * self.std + self.mean, self.root_lo, self.root_hi)

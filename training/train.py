@@ -104,6 +104,11 @@ class TrainConfig:
     hist_shift_p: float = 0.0  # fraction of (non-first) windows whose history is 1-2 frames early
     style_drop: float = 0.0  # style replaced by the all-zero "unconditional" style (for CFG)
     guidance: float = 1.0  # classifier-free guidance scale baked into the exported graph
+    # descriptor guidance (v22+, needs the model's style_flags): this further fraction of windows
+    # loses its descriptors (values and presence flag) but keeps its style category, and the
+    # graph guides the descriptors with their own scale (None: the same as ``guidance``)
+    desc_drop: float = 0.0
+    guidance_desc: float | None = None
     # the exported graph clamps its history to the training range (recipes v15+; see
     # ExportWrapper): it stops v15's hands drifting away, but slows v11's long modern runs
     # (stability floor 0.46 -> 0.40), so the shipped v11 exports without it
@@ -125,6 +130,12 @@ SHIPPED_RECIPE = "v11"
 _TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
 _GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
 _GROWN = {**_GUIDED, "guidance": 2.5, "scene_takes": True, "clamp_history": True}
+_DESC = {
+    **_GUIDED,
+    "model": {"temporal": True, "style_flags": True},
+    "desc_drop": 0.15,
+    "guidance_desc": 4.0,
+}
 
 RECIPES: dict[str, dict] = {
     "v2": {},
@@ -178,6 +189,12 @@ RECIPES: dict[str, dict] = {
     "v20": {**_GROWN, "own_max": 0.9},
     # v21: the shipped v11 (BVH takes only) with v19's 5-window rollouts
     "v21": {**_GUIDED, "guidance": 2.5, "rollout": 5},
+    # v22: v11 + descriptor guidance: presence flags on the style input, 15 % of windows lose
+    # their descriptors alone, and the graph pushes the descriptor sliders with their own scale,
+    # since the energy slider followed at r = 0.70 only. v23: the same on v19 (grown groove set,
+    # 5-window rollouts: stable long runs, but sliders weaker than v11's)
+    "v22": {**_DESC, "guidance": 2.5},
+    "v23": {**_GROWN, **_DESC, "rollout": 5},
 }
 
 
@@ -458,6 +475,7 @@ class Batcher:
             raise RuntimeError("no take is long enough for one training rollout")
         self.probs = _sampling_probs(data, self.starts, cfg.style_temper)
         self.xn = ((data.features - data.mean) / data.std).astype(np.float32)
+        self.style_flags = mcfg.style_flags
 
     def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
         starts = rng.choice(self.starts, size=batch, p=self.probs)
@@ -467,10 +485,13 @@ class Batcher:
         idx = starts[:, None] + np.arange(self.length)[None, :]
         centres = starts[:, None] + self.h + np.arange(self.rollout)[None, :] * self.step
         centres = centres + self.w // 2
+        style = self.data.style_vectors(centres)
+        if self.style_flags:  # both presence flags on: categories and descriptors as in the take
+            style = np.concatenate([style, np.ones(style.shape[:-1] + (2,), np.float32)], -1)
         return {
             "x": torch.from_numpy(self.xn[idx]),
             "beat": torch.from_numpy(self.data.beat[idx]),
-            "style": torch.from_numpy(self.data.style_vectors(centres)),
+            "style": torch.from_numpy(style),
         }
 
 
@@ -492,6 +513,8 @@ class Corruption:
     style_drop: float = 0.0
     start_p: float = 0.0
     start: torch.Tensor | None = None  # (H, F) normalised neutral start history
+    desc_drop: float = 0.0  # windows that keep their categories but lose their descriptors
+    categories: int = 0  # leading category axes of the style vector
 
 
 def _corrupt(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> torch.Tensor:
@@ -504,12 +527,29 @@ def _corrupt(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> 
     return hist + eps * torch.from_numpy(sigma.astype(np.float32)).view(-1, 1, 1)
 
 
-def _drop_style(style: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
-    """Replace the style of a random ``p`` of the windows by zeros (the unconditional style)."""
-    if p <= 0.0:
+def _drop_style(
+    style: torch.Tensor,
+    p: float,
+    rng: np.random.Generator,
+    desc_p: float = 0.0,
+    categories: int = 0,
+) -> torch.Tensor:
+    """Replace the style of a random ``p`` of the windows by zeros (the unconditional style).
+
+    With ``desc_p`` (flagged styles: ``S`` axes then the two presence flags), a further
+    ``desc_p`` of the windows keep their categories and lose their descriptor values and flag.
+    """
+    if p <= 0.0 and desc_p <= 0.0:
         return style
-    keep = torch.from_numpy(rng.random(style.shape[0]) >= p).view(-1, 1)
-    return torch.where(keep, style, torch.zeros_like(style))
+    u = rng.random(style.shape[0])
+    out = torch.where(torch.from_numpy(u >= p).view(-1, 1), style, torch.zeros_like(style))
+    if desc_p > 0.0:
+        keep = torch.ones(style.shape[-1])
+        keep[categories : style.shape[-1] - 2] = 0.0
+        keep[-1] = 0.0
+        no_desc = torch.from_numpy((u >= p) & (u < p + desc_p)).view(-1, 1)
+        out = torch.where(no_desc, out * keep, out)
+    return out
 
 
 def _neutral_start(hist: torch.Tensor, corr: Corruption, rng: np.random.Generator) -> torch.Tensor:
@@ -548,7 +588,7 @@ def rollout_loss(
         s = h + k * step
         target = x[:, s : s + w]
         hist_noisy = _corrupt(hist_in, corr, rng)
-        style_k = _drop_style(style[:, k], corr.style_drop, rng)
+        style_k = _drop_style(style[:, k], corr.style_drop, rng, corr.desc_drop, corr.categories)
         pred, *latent_out = model(hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy)
         latent = model.latent_loss(tuple(latent_out), beta, losses.cfg.free_bits)
         loss, parts = losses(pred, target, hist, latent)
@@ -617,7 +657,14 @@ def train(
         neutral = (initial_history(data, mcfg.history) - data.mean) / data.std
         start = torch.from_numpy(neutral.astype(np.float32))
     corr = Corruption(
-        cfg.hist_noise, cfg.hist_noise_p, cfg.hist_shift_p, cfg.style_drop, cfg.start_p, start
+        cfg.hist_noise,
+        cfg.hist_noise_p,
+        cfg.hist_shift_p,
+        cfg.style_drop,
+        cfg.start_p,
+        start,
+        cfg.desc_drop,
+        mcfg.categories,
     )
     rows: list[dict] = []
     t0 = time.perf_counter()
@@ -783,6 +830,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--guidance", type=float, default=None, help="export with this guidance (recipe's default)"
     )
+    ap.add_argument(
+        "--guidance-desc",
+        type=float,
+        default=None,
+        help="export with this descriptor guidance (recipe's default; style-flag networks only)",
+    )
     args = ap.parse_args(argv)
 
     if args.dataset is None:
@@ -807,7 +860,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         train_info = export_mod.read_train_info(args.weights)
     else:
-        mcfg = ModelConfig(features=data.features.shape[1], style=data.style_size, **model_kw)
+        mcfg = ModelConfig(
+            features=data.features.shape[1],
+            style=data.style_size,
+            categories=len(data.style_names),
+            **model_kw,
+        )
         t0 = time.perf_counter()
         model, rows = train(data, mcfg, cfg, args.log)
         minutes = (time.perf_counter() - t0) / 60.0
@@ -832,6 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         train_info,
         overlap=cfg.overlap,
         guidance=cfg.guidance if args.guidance is None else args.guidance,
+        guidance_desc=cfg.guidance_desc if args.guidance_desc is None else args.guidance_desc,
         seed_motion=seed_motion,
         clamp_history=cfg.clamp_history,
     )

@@ -159,3 +159,54 @@ def test_v4_neutral_starts_replace_some_first_histories_only_when_asked():
     assert torch.equal(_neutral_start(hist, Corruption(), rng), hist)
     assert rng.random() == np.random.default_rng(5).random()
     assert recipe_config("v4")[0].start_p > 0 and TrainConfig().start_p == 0
+
+
+def test_descriptor_drop_keeps_categories_and_clears_the_descriptor_flag():
+    n_cat, n_desc = 3, 5
+    style = torch.cat([torch.rand(2000, n_cat + n_desc) + 0.1, torch.ones(2000, 2)], dim=-1)
+    out = _drop_style(style, 0.15, np.random.default_rng(2), desc_p=0.15, categories=n_cat)
+    all_zero = (out == 0).all(dim=1)
+    no_desc = ~all_zero & (out[:, n_cat : n_cat + n_desc] == 0).all(dim=1)
+    kept = ~all_zero & ~no_desc
+    assert 0.11 < all_zero.float().mean().item() < 0.19
+    assert 0.11 < no_desc.float().mean().item() < 0.19
+    # descriptor-dropped rows: categories and the category flag stay, the descriptor flag goes
+    torch.testing.assert_close(out[no_desc, :n_cat], style[no_desc, :n_cat])
+    assert bool((out[no_desc, -2] == 1).all()) and bool((out[no_desc, -1] == 0).all())
+    assert torch.equal(out[kept], style[kept])
+    # without desc_p, the generator gives the same draws as plain style dropout
+    plain = _drop_style(style, 0.15, np.random.default_rng(2))
+    assert torch.equal(plain[~all_zero], style[~all_zero]) and bool((plain[all_zero] == 0).all())
+
+
+def test_descriptor_guidance_has_its_own_scale_in_the_graph(data, tmp_path):
+    torch.manual_seed(0)
+    n_cat = len(data.style_names)
+    mcfg = ModelConfig(
+        features=148, style=data.style_size, style_flags=True, categories=n_cat, **SMALL
+    )
+    model = DanceCVAE(mcfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    hist = torch.randn(2, mcfg.history, 148)
+    style = torch.from_numpy(data.style_vectors(np.array([40, 40])))
+    beat = torch.randn(2, mcfg.window, 2)
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        same = model.sample_guided(hist, style, beat, z, 2.0, 2.0)
+        # guidance_desc == guidance is plain two-way guidance on the flagged style
+        cond = model.condition(style)
+        mu, logvar = model.prior(hist, cond, beat)
+        lat = mu + torch.exp(0.5 * logvar) * z
+        c = model.decode(hist, cond, beat, lat)
+        u = model.decode(hist, torch.zeros_like(cond), beat, lat)
+        torch.testing.assert_close(same, u + 2.0 * (c - u), atol=1e-5, rtol=1e-5)
+        pushed = model.sample_guided(hist, style, beat, z, 2.0, 4.0)
+    assert (pushed - same).abs().max().item() > 1e-4
+    assert cond.shape[-1] == data.style_size + 2 and bool((cond[:, -2:] == 1).all())
+    wrapper = make_wrapper(model, data, guidance=2.0, guidance_desc=4.0).eval()
+    meta = build_metadata(data, {"steps": 0, "seed": 0}, 4, mcfg.history, mcfg.window, 8)
+    path = export_onnx(wrapper, tmp_path / "desc.onnx", meta)
+    for batch in (1, 3):  # three stacked passes, split without baking the batch in
+        assert parity_check(wrapper, path, batch=batch) < 1e-4
