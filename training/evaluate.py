@@ -126,11 +126,18 @@ def _bar(value: float, threshold: float, op: str, note: str = "") -> dict:
 class Generator:
     """Thin wrapper over the runtime: positions (T, 24, 3) at 30 fps for a style request."""
 
-    def __init__(self, engine_path: Path, threads: int | None) -> None:
+    def __init__(
+        self, engine_path: Path, threads: int | None, descriptors_from_seed: bool = False
+    ) -> None:
         from dance_ai_addon.core.engines import load_engine
 
         self.engine = load_engine(engine_path, backend="cpu", threads=threads)
         self.meta = self.engine.metadata
+        # False (what the panel and the CLI do): every clip aims at the preset's descriptor
+        # values; True (an experiment): descriptors the request leaves alone come from the seed
+        # motion picked for the clip, i.e. its take's own character
+        self.descriptors_from_seed = descriptors_from_seed
+        self.descriptor_axes = [a.name for a in self.meta.style_axes if a.kind == "descriptor"]
         self.calls = 0
         self.frames = 0
         self.seconds = 0.0
@@ -150,6 +157,9 @@ class Generator:
 
         vec = style_vector(self.meta, {style: 1.0}, raw=raw)
         n = int(round(frames * self.meta.fps / FPS))
+        from_seed = []
+        if self.descriptors_from_seed:
+            from_seed = [a for a in self.descriptor_axes if a not in (raw or {})]
         t0 = time.perf_counter()
         res = generate(
             self.engine,
@@ -159,6 +169,7 @@ class Generator:
             bpm=bpm,
             foot_cleanup=foot_cleanup,
             beat_lock=beat_lock,
+            descriptors_from_seed=from_seed,
         )
         self.seconds += time.perf_counter() - t0
         self.calls += 1
@@ -173,7 +184,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     real = RealSet(args.dataset)
-    gen = Generator(args.engine, args.threads)
+    gen = Generator(args.engine, args.threads, args.descriptors_from_seed)
     from dance_ai_addon.core.style import known_style_names
 
     known = known_style_names(gen.meta)
@@ -199,6 +210,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "clip_seconds": args.seconds,
             "bpms": list(args.bpms),
             "window_frames": WIN,
+            "descriptors_from_seed": gen.descriptors_from_seed,
         },
     }
 
@@ -547,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-seconds", type=float, default=10.0)
     ap.add_argument("--bpms", type=float, nargs="+", default=[90.0, 110.0, 128.0])
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--descriptors-from-seed",
+        action="store_true",
+        help="descriptor axes a request leaves alone take the seed motion's own values "
+        "(an experiment; the panel and the CLI aim at the preset's values)",
+    )
     args = ap.parse_args(argv)
     report = evaluate(args)
     args.out.mkdir(parents=True, exist_ok=True)

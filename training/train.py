@@ -91,6 +91,11 @@ class TrainConfig:
     # already holds the window's timing, so without it the decoder learns to ignore the beat input
     # and generated motion ignores the tempo it is asked for
     w_beat: float = 0.0
+    # energy follow (recipe v24+): a window decoded from a PRIOR sample must move as much as the
+    # target window (log of the mean joint speed over 4-frame steps, pelvis travel removed, like
+    # the energy descriptor). The posterior z already says how much the window moves, so without
+    # it the decoder can ignore the energy input: the energy slider followed at r = 0.70 only
+    w_energy: float = 0.0
     w_root: float = 2.0  # extra weight of the 4 root channels in the feature loss
     own_start: float = 0.15  # scheduled sampling ramp: fraction of run where it starts ...
     own_end: float = 0.6  # ... and where it reaches own_max
@@ -195,6 +200,9 @@ RECIPES: dict[str, dict] = {
     # 5-window rollouts: stable long runs, but sliders weaker than v11's)
     "v22": {**_DESC, "guidance": 2.5},
     "v23": {**_GROWN, **_DESC, "rollout": 5},
+    # v24/v25: v11 + the energy-follow term (TrainConfig.w_energy) at two weights
+    "v24": {**_GUIDED, "guidance": 2.5, "w_energy": 2.0},
+    "v25": {**_GUIDED, "guidance": 2.5, "w_energy": 8.0},
 }
 
 
@@ -347,6 +355,7 @@ def _jerk(seq: torch.Tensor) -> torch.Tensor:
 
 
 SPEED_EPS = 0.002  # m/frame (6 cm/s): joints slower than this count as still in the speed loss
+ENERGY_STEP = 4  # frames per displacement step in the energy-follow loss
 
 
 def _window_speed(pos: torch.Tensor) -> torch.Tensor:
@@ -445,6 +454,24 @@ class Losses:
             **latent_parts,
         }
         return total, parts
+
+    def energy_gap(
+        self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor
+    ) -> torch.Tensor:
+        """Per-window squared log gap ``(B,)`` between the energy of ``pred`` and of ``target``.
+
+        Energy here is the mean joint speed over 4-frame steps with the pelvis's horizontal
+        travel removed: the energy descriptor's measure, on a scale where frame-to-frame jitter
+        counts little, so the decoder cannot meet it by trembling.
+        """
+        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
+        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
+        pos = self.fk.world_positions(torch.cat([raw_p, raw_t]))
+        pos = pos - pos[:, :, :1] * torch.tensor([1.0, 0.0, 1.0])
+        step = pos[:, ENERGY_STEP:] - pos[:, :-ENERGY_STEP]
+        energy = torch.sqrt(step.pow(2).sum(-1) + 1e-10).mean(dim=(1, 2))
+        e_p, e_t = torch.log(energy + SPEED_EPS).chunk(2)
+        return (e_p - e_t.detach()).pow(2)
 
     def beat_sync(
         self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor, beat: torch.Tensor
@@ -592,12 +619,19 @@ def rollout_loss(
         pred, *latent_out = model(hist, target, style_k, beat[:, s : s + w], hist_in=hist_noisy)
         latent = model.latent_loss(tuple(latent_out), beta, losses.cfg.free_bits)
         loss, parts = losses(pred, target, hist, latent)
-        if losses.cfg.w_beat > 0.0:
+        if losses.cfg.w_beat > 0.0 or losses.cfg.w_energy > 0.0:
             noise = torch.randn(n_b, model.cfg.latent)
             pred_prior = model.sample(hist_noisy, style_k, beat[:, s : s + w], noise)
+        if losses.cfg.w_beat > 0.0:
             sync = losses.beat_sync(pred_prior, target, hist, beat[:, s : s + w])
             loss = loss + losses.cfg.w_beat * sync
             parts["beat"] = sync.item()
+        if losses.cfg.w_energy > 0.0:
+            styled = style_k.abs().sum(-1) > 0.0  # dropped styles ask for no particular energy
+            gap = losses.energy_gap(pred_prior, target, hist)
+            follow = (gap * styled).sum() / styled.sum().clamp_min(1)
+            loss = loss + losses.cfg.w_energy * follow
+            parts["energy"] = follow.item()
         total = total + loss
         for key, v in parts.items():
             agg[key] = agg.get(key, 0.0) + v / rollout

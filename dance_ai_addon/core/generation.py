@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,8 @@ __all__ = [
     "smoothstep",
     "initial_history",
     "seed_history",
+    "pick_seed",
+    "SeedPick",
     "floor_depth",
     "grounding_lift",
     "ground_clip",
@@ -82,6 +85,7 @@ class GenerationResult:
     seconds: float  # wall time of the generation
     windows: int  # engine calls
     features: np.ndarray  # (T, F) the decoded features (after crossfades and loop closure)
+    style: np.ndarray | None = None  # (S,) the style vector used (seed-supplied values filled in)
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
@@ -104,14 +108,29 @@ def initial_history(engine: Engine) -> np.ndarray:
     return rest_features(meta.skeleton, meta.history)
 
 
-def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A real (H, F) seed history of the style's dominant category, picked with ``rng``.
+@dataclass
+class SeedPick:
+    """A real seed motion picked for a clip: its (H, F) history and, when the engine ships them,
+    the descriptor values (D,) of the take it came from (descriptor-axis order)."""
+
+    history: np.ndarray
+    descriptors: np.ndarray | None
+
+
+def pick_seed(
+    engine: Engine,
+    style: np.ndarray,
+    rng: np.random.Generator,
+    from_seed: Sequence[int] = (),
+) -> SeedPick | None:
+    """A real seed motion of the style's dominant category, picked with ``rng``.
 
     The dominant category is the ``category`` axis with the largest weight (the first on ties).
     With ``seed_descriptors`` the pick is weighted by ``exp(-d^2 / (2 * 0.15^2))``, ``d`` the
-    distance between the seed's descriptors and the style vector's descriptor values.
-    ``None`` (and ``rng`` untouched) when the engine has no seed histories for it or the style
-    has no positive category weight.
+    distance between the seed's descriptors and the style vector's descriptor values, leaving
+    out the descriptor axes in ``from_seed`` (style-vector indices): those will take the seed's
+    own values, so they must not steer the pick. ``None`` (and ``rng`` untouched) when the
+    engine has no seed histories for it or the style has no positive category weight.
     """
     meta = engine.metadata
     seeds = meta.seed_histories
@@ -129,15 +148,41 @@ def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) ->
         return None
     desc = (meta.seed_descriptors or {}).get(name)
     if desc is None:
-        return np.asarray(bank[int(rng.integers(len(bank)))], dtype=np.float64)
+        hist = np.asarray(bank[int(rng.integers(len(bank)))], dtype=np.float64)
+        return SeedPick(hist, None)
     # prefer seeds whose descriptors are near the requested sliders (Gaussian weights), so the
     # seed motion agrees with the sliders instead of pulling the clip away from them
-    want = np.asarray(style, dtype=np.float64).reshape(-1)[
-        [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
-    ]
-    d2 = np.sum((desc - want[None, :]) ** 2, axis=1)
+    d_axes = [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
+    steer = np.array([i not in set(from_seed) for i in d_axes])
+    want = np.asarray(style, dtype=np.float64).reshape(-1)[d_axes]
+    d2 = np.sum(((desc - want[None, :]) ** 2)[:, steer], axis=1)
     w = np.exp(-(d2 - d2.min()) / (2.0 * SEED_DESCRIPTOR_SIGMA**2))
-    return np.asarray(bank[int(rng.choice(len(bank), p=w / w.sum()))], dtype=np.float64)
+    k = int(rng.choice(len(bank), p=w / w.sum()))
+    return SeedPick(np.asarray(bank[k], dtype=np.float64), np.asarray(desc[k], dtype=np.float64))
+
+
+def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The (H, F) history of :func:`pick_seed` (every descriptor axis steering the pick)."""
+    pick = pick_seed(engine, style, rng)
+    return None if pick is None else pick.history
+
+
+def _seeded_axes(meta, descriptors_from_seed: bool | Sequence[str]) -> list[int]:
+    """Style-vector indices of the descriptor axes whose value the seed motion supplies."""
+    descriptors = {a.name: i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"}
+    if descriptors_from_seed is True:
+        return list(descriptors.values())
+    if not descriptors_from_seed:
+        return []
+    out = []
+    for name in descriptors_from_seed:
+        if name not in descriptors:
+            raise DanceAIError(
+                f"'{name}' is not a descriptor axis of this engine; descriptor axes: "
+                f"{', '.join(descriptors) or '(none)'}"
+            )
+        out.append(descriptors[name])
+    return out
 
 
 def floor_depth(skeleton: Skeleton, positions: np.ndarray) -> np.ndarray:
@@ -259,6 +304,7 @@ def generate(
     use_seed_history: bool = True,
     foot_cleanup: bool | None = None,
     beat_lock: float | None = None,
+    descriptors_from_seed: bool | Sequence[str] = (),
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -271,7 +317,10 @@ def generate(
     skeleton has SMPL-24 legs) pins planted feet (:func:`clean_feet`); the returned features are
     then re-encoded from the cleaned clip so both agree. ``beat_lock`` (0..1; default 1 for
     engines with a beat input, else 0) retimes the motion so its kinematic beats land on the
-    ``bpm`` grid (:mod:`.beat_lock`).
+    ``bpm`` grid (:mod:`.beat_lock`). ``descriptors_from_seed`` (True, or descriptor axis names)
+    lets the real seed motion picked for the clip supply those descriptor values (its take's own
+    energy, expansiveness, ...), so each seed dances with its own character instead of every
+    seed aiming at the preset's averages; without seed motions the given values stay.
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -311,8 +360,14 @@ def generate(
 
     buf = np.empty((H + length, F), dtype=np.float64)
     rng = np.random.default_rng(int(seed))
-    seed_hist = seed_history(engine, style, rng) if use_seed_history and H else None
-    buf[:H] = initial_history(engine) if seed_hist is None else seed_hist
+    seeded = _seeded_axes(meta, descriptors_from_seed)
+    pick = pick_seed(engine, style, rng, seeded) if use_seed_history and H else None
+    buf[:H] = initial_history(engine) if pick is None else pick.history
+    if seeded and pick is not None and pick.descriptors is not None:
+        d_axes = [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
+        style = style.copy()
+        for i in seeded:
+            style[i] = pick.descriptors[d_axes.index(i)]
     bs_names = list(meta.blendshape_names) if meta.blendshape_names else None
     bs_buf = np.empty((length, len(bs_names))) if bs_names else None
     fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
@@ -392,4 +447,4 @@ def generate(
     blend = None
     if weights is not None:
         blend = (bs_names, np.clip(weights, 0.0, 1.0))
-    return GenerationResult(clip, blend, time.perf_counter() - t0, n_windows, feats)
+    return GenerationResult(clip, blend, time.perf_counter() - t0, n_windows, feats, style)

@@ -222,3 +222,40 @@ def test_bad_seed_descriptors_name_the_engine_file(mte, tmp_path, desc, words):
         load_engine(_desc_engine(mte, tmp_path, desc), backend="cpu")
     msg = str(exc.value)
     assert msg.startswith("desc.onnx") and "seed_descriptors" in msg and words in msg
+
+
+def test_descriptors_from_seed_take_the_picked_take_s_values():
+    """On the shipped engine (real seed motions with their takes' descriptors): the seed's own
+    values replace exactly the named descriptor axes, and the pick ignores those axes."""
+    from pathlib import Path
+
+    from dance_ai_addon.core.errors import DanceAIError
+    from dance_ai_addon.core.style import style_vector
+
+    path = Path(__file__).resolve().parents[2] / "dance_ai_addon" / "engines" / "default.onnx"
+    with load_engine(path, backend="cpu", threads=1) as eng:
+        meta = eng.metadata
+        names = [a.name for a in meta.style_axes]
+        d_idx = [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
+        bank = np.asarray(meta.seed_descriptors["modern"])
+        style = style_vector(meta, {"modern": 1.0})
+        plain = generate(eng, frames=30, style=style, seed=4)
+        np.testing.assert_array_equal(plain.style, style)
+        every = generate(eng, frames=30, style=style, seed=4, descriptors_from_seed=True)
+        row = every.style[d_idx]
+        assert np.min(np.abs(bank - row[None]).max(axis=1)) < 1e-9  # one take's values
+        np.testing.assert_array_equal(every.style[:3], style[:3])  # categories untouched
+        energy = generate(eng, frames=30, style=style, seed=4, descriptors_from_seed=["energy"])
+        changed = np.flatnonzero(energy.style != style)
+        assert set(changed) <= {names.index("energy")}
+        seeds = {
+            float(
+                generate(eng, frames=8, style=style, seed=k, descriptors_from_seed=True).style[
+                    names.index("energy")
+                ]
+            )
+            for k in range(8)
+        }
+        assert len(seeds) > 2  # different seeds, different takes' characters
+        with pytest.raises(DanceAIError, match="not a descriptor axis"):
+            generate(eng, frames=8, style=style, seed=0, descriptors_from_seed=["modern"])

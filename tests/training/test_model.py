@@ -314,3 +314,24 @@ def test_rollout_with_a_history_longer_than_the_step_and_beat_sync(data):
     )
     _, rows = train(data, mcfg, cfg, None, verbose=False)
     assert rows and rows[-1]["beat"] > 0.0 and np.isfinite(rows[-1]["loss"])
+
+
+def test_energy_gap_wants_the_target_amount_of_motion_not_jitter(data):
+    """Zero for the target itself, large for a frozen window, small for frame-to-frame trembling
+    of the right pose (the 4-frame steps average it out); and training logs the term."""
+    from training.train import Losses, _contact_heights
+
+    fk = SkeletonFK(smpl24_skeleton())
+    losses = Losses(TrainConfig(), fk, data.mean, data.std, _contact_heights(data, fk))
+    xn = (data.features[:40] - data.mean) / data.std
+    hist = torch.from_numpy(xn[None, :12].astype(np.float32))
+    target = torch.from_numpy(xn[None, 12:36].astype(np.float32))
+    frozen = hist[:, -1:].expand_as(target)
+    tremble = target + 0.02 * torch.tensor([1.0, -1.0]).repeat(12).view(1, 24, 1)
+    assert losses.energy_gap(target, target, hist).item() == pytest.approx(0.0, abs=1e-9)
+    assert losses.energy_gap(frozen, target, hist).item() > 0.3
+    assert losses.energy_gap(tremble, target, hist).item() < 0.05
+    mcfg = ModelConfig(features=148, style=data.style_size, temporal=True, **SMALL)
+    cfg = TrainConfig(steps=2, epoch_steps=2, batch=8, w_energy=2.0)
+    _, rows = train(data, mcfg, cfg, None, verbose=False)
+    assert rows[-1]["energy"] > 0.0 and np.isfinite(rows[-1]["loss"])
