@@ -320,7 +320,9 @@ def generate(
     ``bpm`` grid (:mod:`.beat_lock`). ``descriptors_from_seed`` (True, or descriptor axis names)
     lets the real seed motion picked for the clip supply those descriptor values (its take's own
     energy, expansiveness, ...), so each seed dances with its own character instead of every
-    seed aiming at the preset's averages; without seed motions the given values stay.
+    seed aiming at the preset's averages; without seed motions the given values stay. It is an
+    experiment the panel and the CLI do not use: minutes-long runs can leave the real speed range
+    (training/EXPERIMENTS.md).
     """
     t0 = time.perf_counter()
     meta = engine.metadata
