@@ -184,9 +184,10 @@ class DanceCVAE(nn.Module):
         return mu, logvar.clamp(-8.0, 4.0)
 
     def condition(self, style: torch.Tensor) -> torch.Tensor:
-        """The network's style input for a requested style vector: with ``style_flags``, the
-        vector plus both presence flags set (categories and descriptors both requested)."""
-        if not self.cfg.style_flags or style.shape[-1] == self.cfg.style_in:
+        """The network's style input ``(B, style_in)`` for a requested style vector ``(B, S)``:
+        with ``style_flags``, the vector plus both presence flags set (categories and
+        descriptors both requested). The sampling methods take the network's input."""
+        if not self.cfg.style_flags:
             return style
         return torch.cat([style, torch.ones_like(style[..., :2])], dim=-1)
 
@@ -194,7 +195,6 @@ class DanceCVAE(nn.Module):
         self, hist: torch.Tensor, style: torch.Tensor, beat: torch.Tensor, noise: torch.Tensor
     ) -> torch.Tensor:
         """Generation: z from the conditional prior driven by standard-normal ``noise (B, Z)``."""
-        style = self.condition(style)
         mu, logvar = self.prior(hist, style, beat)
         return self.decode(hist, style, beat, mu + torch.exp(0.5 * logvar) * noise)
 
@@ -253,7 +253,7 @@ class DanceCVAE(nn.Module):
         exported graph keeps a dynamic batch.
         """
         cfg = self.cfg
-        cond = self.condition(style)
+        cond = style
         mu, logvar = self.prior(hist, cond, beat)
         z = mu + torch.exp(0.5 * logvar) * noise
         styles = [cond, torch.zeros_like(cond)]
@@ -402,6 +402,7 @@ class ExportWrapper(nn.Module):
         if self.clamp_history:
             history = torch.minimum(torch.maximum(history, self.hist_lo), self.hist_hi)
         hist_n = (history - self.mean) / self.std
+        style = self.model.condition(style)
         if self.guidance == 1.0 and self.guidance_desc in (None, 1.0):
             out_n = self.model.sample_from_noise(hist_n, style, beat, noise)
         else:

@@ -193,16 +193,16 @@ def test_descriptor_guidance_has_its_own_scale_in_the_graph(data, tmp_path):
     style = torch.from_numpy(data.style_vectors(np.array([40, 40])))
     beat = torch.randn(2, mcfg.window, 2)
     z = torch.randn(2, 8)
+    cond = model.condition(style)
     with torch.no_grad():
-        same = model.sample_guided(hist, style, beat, z, 2.0, 2.0)
+        same = model.sample_guided(hist, cond, beat, z, 2.0, 2.0)
         # guidance_desc == guidance is plain two-way guidance on the flagged style
-        cond = model.condition(style)
         mu, logvar = model.prior(hist, cond, beat)
         lat = mu + torch.exp(0.5 * logvar) * z
         c = model.decode(hist, cond, beat, lat)
         u = model.decode(hist, torch.zeros_like(cond), beat, lat)
         torch.testing.assert_close(same, u + 2.0 * (c - u), atol=1e-5, rtol=1e-5)
-        pushed = model.sample_guided(hist, style, beat, z, 2.0, 4.0)
+        pushed = model.sample_guided(hist, cond, beat, z, 2.0, 4.0)
     assert (pushed - same).abs().max().item() > 1e-4
     assert cond.shape[-1] == data.style_size + 2 and bool((cond[:, -2:] == 1).all())
     wrapper = make_wrapper(model, data, guidance=2.0, guidance_desc=4.0).eval()
