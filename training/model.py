@@ -253,18 +253,19 @@ class DanceCVAE(nn.Module):
         exported graph keeps a dynamic batch.
         """
         cfg = self.cfg
-        cond = style
-        mu, logvar = self.prior(hist, cond, beat)
+        mu, logvar = self.prior(hist, style, beat)
         z = mu + torch.exp(0.5 * logvar) * noise
-        styles = [cond, torch.zeros_like(cond)]
+        n = 3 if cfg.style_flags else 2
+        # ops in the order v11 was exported with, so its graph re-exports byte for byte
+        hists = torch.cat([hist] * n, dim=0)
+        styles = [style, torch.zeros_like(style)]
         if cfg.style_flags:
             keep = torch.ones(cfg.style_in)
             keep[cfg.categories : cfg.style] = 0.0  # descriptor values
             keep[-1] = 0.0  # descriptor presence flag
-            styles.append(cond * keep)
-        n = len(styles)
+            styles.append(style * keep)
         out = self.decode(
-            torch.cat([hist] * n, dim=0),
+            hists,
             torch.cat(styles, dim=0),
             torch.cat([beat] * n, dim=0),
             torch.cat([z] * n, dim=0),
