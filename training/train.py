@@ -200,7 +200,9 @@ RECIPES: dict[str, dict] = {
     # 5-window rollouts: stable long runs, but sliders weaker than v11's)
     "v22": {**_DESC, "guidance": 2.5},
     "v23": {**_GROWN, **_DESC, "rollout": 5},
-    # v24/v25: v11 + the energy-follow term (TrainConfig.w_energy) at two weights
+    # v24/v25: v11 + the energy-follow term (TrainConfig.w_energy) at two weights: the energy
+    # slider follows (0.95) but the feet slide (50-67 cm/s) and long runs reach 7-10x real speed.
+    # v22/v23 (above) did not sharpen the sliders and ran away in long runs. See EXPERIMENTS.md
     "v24": {**_GUIDED, "guidance": 2.5, "w_energy": 2.0},
     "v25": {**_GUIDED, "guidance": 2.5, "w_energy": 8.0},
 }
