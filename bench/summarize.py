@@ -135,6 +135,18 @@ def _engine(d: dict[str, Any]) -> list[Row]:
             "≥ 100×",
             _met(d["realtime_factor"] >= 100),
         ),
+        *(
+            [
+                (
+                    "  … vs the same clips without beat lock (same runs)",
+                    f"{d['beat_lock_cost_ratio']:.2f}×",
+                    "",
+                    "—",
+                )
+            ]
+            if "beat_lock_cost_ratio" in d
+            else []
+        ),
         ("first engine load", f"{d['first_load_s']:.2f} s", "≤ 1 s", _met(d["first_load_s"] <= 1)),
         (
             "extra resident memory",
