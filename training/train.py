@@ -96,6 +96,8 @@ class TrainConfig:
     # the energy descriptor). The posterior z already says how much the window moves, so without
     # it the decoder can ignore the energy input: the energy slider followed at r = 0.70 only
     w_energy: float = 0.0
+    # measure that energy on the upper body only (v26+): v24/v25 met it by sliding the feet
+    energy_upper_body: bool = False
     w_root: float = 2.0  # extra weight of the 4 root channels in the feature loss
     own_start: float = 0.15  # scheduled sampling ramp: fraction of run where it starts ...
     own_end: float = 0.6  # ... and where it reaches own_max
@@ -205,6 +207,9 @@ RECIPES: dict[str, dict] = {
     # v22/v23 (above) did not sharpen the sliders and ran away in long runs. See EXPERIMENTS.md
     "v24": {**_GUIDED, "guidance": 2.5, "w_energy": 2.0},
     "v25": {**_GUIDED, "guidance": 2.5, "w_energy": 8.0},
+    # v26/v27: the energy-follow term on the upper body only, at much smaller weights
+    "v26": {**_GUIDED, "guidance": 2.5, "w_energy": 0.5, "energy_upper_body": True},
+    "v27": {**_GUIDED, "guidance": 2.5, "w_energy": 0.15, "energy_upper_body": True},
 }
 
 
@@ -358,6 +363,7 @@ def _jerk(seq: torch.Tensor) -> torch.Tensor:
 
 SPEED_EPS = 0.002  # m/frame (6 cm/s): joints slower than this count as still in the speed loss
 ENERGY_STEP = 4  # frames per displacement step in the energy-follow loss
+UPPER_BODY = (0, 3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)  # SMPL-24 minus the legs
 
 
 def _window_speed(pos: torch.Tensor) -> torch.Tensor:
@@ -470,6 +476,8 @@ class Losses:
         raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
         pos = self.fk.world_positions(torch.cat([raw_p, raw_t]))
         pos = pos - pos[:, :, :1] * torch.tensor([1.0, 0.0, 1.0])
+        if self.cfg.energy_upper_body:
+            pos = pos[:, :, list(UPPER_BODY)]
         step = pos[:, ENERGY_STEP:] - pos[:, :-ENERGY_STEP]
         energy = torch.sqrt(step.pow(2).sum(-1) + 1e-10).mean(dim=(1, 2))
         e_p, e_t = torch.log(energy + SPEED_EPS).chunk(2)

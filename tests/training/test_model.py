@@ -335,3 +335,24 @@ def test_energy_gap_wants_the_target_amount_of_motion_not_jitter(data):
     cfg = TrainConfig(steps=2, epoch_steps=2, batch=8, w_energy=2.0)
     _, rows = train(data, mcfg, cfg, None, verbose=False)
     assert rows[-1]["energy"] > 0.0 and np.isfinite(rows[-1]["loss"])
+
+
+def test_upper_body_energy_ignores_the_legs(data):
+    """With energy_upper_body, motion of the legs alone (the feet sliding) does not count."""
+    from training.train import UPPER_BODY, Losses, _contact_heights
+
+    fk = SkeletonFK(smpl24_skeleton())
+    legs = [i for i in range(24) if i not in UPPER_BODY]
+    assert legs == [1, 2, 4, 5, 7, 8, 10, 11]
+    cfg = TrainConfig(energy_upper_body=True)
+    losses = Losses(cfg, fk, data.mean, data.std, _contact_heights(data, fk))
+    whole = Losses(TrainConfig(), fk, data.mean, data.std, _contact_heights(data, fk))
+    xn = (data.features[:40] - data.mean) / data.std
+    hist = torch.from_numpy(xn[None, :12].astype(np.float32))
+    target = torch.from_numpy(xn[None, 12:36].astype(np.float32))
+    # swing the left knee's rotation channels only: leg motion, upper body unchanged
+    kicking = target.clone()
+    knee = 4 + 6 * 4
+    kicking[0, :, knee : knee + 6] += 3.0 * torch.sin(torch.arange(24.0)).view(24, 1)
+    assert losses.energy_gap(kicking, target, hist).item() == pytest.approx(0.0, abs=1e-9)
+    assert whole.energy_gap(kicking, target, hist).item() > 1e-4
