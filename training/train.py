@@ -207,7 +207,9 @@ RECIPES: dict[str, dict] = {
     # v22/v23 (above) did not sharpen the sliders and ran away in long runs. See EXPERIMENTS.md
     "v24": {**_GUIDED, "guidance": 2.5, "w_energy": 2.0},
     "v25": {**_GUIDED, "guidance": 2.5, "w_energy": 8.0},
-    # v26/v27: the energy-follow term on the upper body only, at much smaller weights
+    # v26/v27: the energy-follow term on the upper body only, at much smaller weights: energy
+    # 0.97 / 0.95 and v26 passes both stability bars and the style classifier, but travel and
+    # turning stop following (0.32 / 0.22, 0.68 / 0.66): 8 and 7 bars. See EXPERIMENTS.md
     "v26": {**_GUIDED, "guidance": 2.5, "w_energy": 0.5, "energy_upper_body": True},
     "v27": {**_GUIDED, "guidance": 2.5, "w_energy": 0.15, "energy_upper_body": True},
 }
