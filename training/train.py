@@ -465,6 +465,16 @@ class Losses:
         }
         return total, parts
 
+    def _seam_positions(
+        self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """World positions of ``pred`` and of ``target`` (no gradient), each with the last
+        history frame in front, from one FK pass."""
+        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
+        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
+        pos_p, pos_t = self.fk.world_positions(torch.cat([raw_p, raw_t])).chunk(2)
+        return pos_p, pos_t.detach()
+
     def energy_gap(
         self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor
     ) -> torch.Tensor:
@@ -474,9 +484,7 @@ class Losses:
         travel removed: the energy descriptor's measure, on a scale where frame-to-frame jitter
         counts little, so the decoder cannot meet it by trembling.
         """
-        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
-        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
-        pos = self.fk.world_positions(torch.cat([raw_p, raw_t]))
+        pos = torch.cat(self._seam_positions(pred, target, hist))
         pos = pos - pos[:, :, :1] * torch.tensor([1.0, 0.0, 1.0])
         if self.cfg.energy_upper_body:
             pos = pos[:, :, list(UPPER_BODY)]
@@ -489,9 +497,7 @@ class Losses:
         self, pred: torch.Tensor, target: torch.Tensor, hist: torch.Tensor, beat: torch.Tensor
     ) -> torch.Tensor:
         """Squared gap between the beat modulation of ``pred`` and of ``target`` (see w_beat)."""
-        raw_p = self.raw(torch.cat([hist[:, -1:], pred], dim=1))
-        raw_t = self.raw(torch.cat([hist[:, -1:], target], dim=1)).detach()
-        pos_p, pos_t = self.fk.world_positions(torch.cat([raw_p, raw_t])).chunk(2)
+        pos_p, pos_t = self._seam_positions(pred, target, hist)
         m_p = _beat_modulation(pos_p, beat)
         m_t = _beat_modulation(pos_t, beat)  # no gradient: raw_t is detached
         return (m_p - m_t).pow(2).sum(-1).mean()

@@ -152,8 +152,8 @@ def pick_seed(
         return SeedPick(hist, None)
     # prefer seeds whose descriptors are near the requested sliders (Gaussian weights), so the
     # seed motion agrees with the sliders instead of pulling the clip away from them
-    d_axes = [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
-    steer = np.array([i not in set(from_seed) for i in d_axes])
+    d_axes = meta.descriptor_indices
+    steer = np.array([i not in from_seed for i in d_axes])
     want = np.asarray(style, dtype=np.float64).reshape(-1)[d_axes]
     d2 = np.sum(((desc - want[None, :]) ** 2)[:, steer], axis=1)
     w = np.exp(-(d2 - d2.min()) / (2.0 * SEED_DESCRIPTOR_SIGMA**2))
@@ -169,7 +169,7 @@ def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) ->
 
 def _seeded_axes(meta, descriptors_from_seed: bool | Sequence[str]) -> list[int]:
     """Style-vector indices of the descriptor axes whose value the seed motion supplies."""
-    descriptors = {a.name: i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"}
+    descriptors = {meta.style_axes[i].name: i for i in meta.descriptor_indices}
     if descriptors_from_seed is True:
         return list(descriptors.values())
     if not descriptors_from_seed:
@@ -366,10 +366,8 @@ def generate(
     pick = pick_seed(engine, style, rng, seeded) if use_seed_history and H else None
     buf[:H] = initial_history(engine) if pick is None else pick.history
     if seeded and pick is not None and pick.descriptors is not None:
-        d_axes = [i for i, a in enumerate(meta.style_axes) if a.kind == "descriptor"]
         style = style.copy()
-        for i in seeded:
-            style[i] = pick.descriptors[d_axes.index(i)]
+        style[seeded] = pick.descriptors[[meta.descriptor_indices.index(i) for i in seeded]]
     bs_names = list(meta.blendshape_names) if meta.blendshape_names else None
     bs_buf = np.empty((length, len(bs_names))) if bs_names else None
     fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
@@ -414,8 +412,7 @@ def generate(
         feats = feats[:frames]
         weights = weights[:frames] if weights is not None else None
     if lock > 0.0 and frames >= 4:
-        first = decode_features(feats, meta.skeleton, meta.fps)
-        pos, _ = forward_kinematics(first.skeleton, first.rotations, first.root_positions)
+        pos = decode_features(feats, meta.skeleton, meta.fps).world()[0]
         tau = beat_lock_map(pos, meta.fps, float(bpm), beat_phase, lock)
         feats = warp_features(feats, tau)
         weights = warp_channels(weights, tau) if weights is not None else None

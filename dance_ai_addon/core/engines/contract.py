@@ -142,6 +142,11 @@ class EngineMetadata:
         return [a.name for a in self.style_axes]
 
     @property
+    def descriptor_indices(self) -> list[int]:
+        """Style-vector indices of the descriptor axes, in order."""
+        return [i for i, a in enumerate(self.style_axes) if a.kind == "descriptor"]
+
+    @property
     def num_joints(self) -> int:
         return len(self.skeleton.names)
 
