@@ -137,6 +137,8 @@ class Generator:
         # values; True (an experiment): descriptors the request leaves alone come from the seed
         # motion picked for the clip, i.e. its take's own character
         self.descriptors_from_seed = descriptors_from_seed
+        self.seed_variety = 1.0
+        self.descriptor_gain = None
         self.descriptor_axes = [a.name for a in self.meta.style_axes if a.kind == "descriptor"]
         self.calls = 0
         self.frames = 0
@@ -170,6 +172,8 @@ class Generator:
             foot_cleanup=foot_cleanup,
             beat_lock=beat_lock,
             descriptors_from_seed=from_seed,
+            seed_variety=self.seed_variety,
+            descriptor_gain=self.descriptor_gain,
         )
         self.seconds += time.perf_counter() - t0
         self.calls += 1
@@ -185,6 +189,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     timings: dict[str, float] = {}
     real = RealSet(args.dataset)
     gen = Generator(args.engine, args.threads, args.descriptors_from_seed)
+    gen.seed_variety = args.seed_variety
     from dance_ai_addon.core.style import known_style_names
 
     known = known_style_names(gen.meta)
@@ -564,6 +569,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="descriptor axes a request leaves alone take the seed motion's own values "
         "(an experiment; the panel and the CLI aim at the preset's values)",
+    )
+    ap.add_argument(
+        "--seed-variety",
+        type=float,
+        default=1.0,
+        help="with --descriptors-from-seed: how far (0..1) from the preset's values toward the "
+        "seed's own the descriptors move",
     )
     args = ap.parse_args(argv)
     report = evaluate(args)

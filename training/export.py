@@ -471,6 +471,83 @@ def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[floa
     return float(best), table
 
 
+CANDIDATE_GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
+GAIN_SLIDERS = (0.1, 0.9)  # the ends of the slider range the gain is measured between
+GAIN_SEEDS = (900, 901)  # not the quality report's seeds
+GAIN_JERK_LIMIT = 1.25  # x the jerk at gain 1 (or the training takes', if higher)
+
+
+def calibrate_descriptor_gains(
+    path: Path, data, seconds: float = 10.0
+) -> tuple[dict[str, float], dict]:
+    """Per descriptor axis, the gain (``recommended.descriptor_gain``) that makes the measured
+    descriptor follow its slider one to one.
+
+    The network moves a descriptor only part of the way its input asks (slider 0.1 -> 0.9 moves
+    the measured energy by 0.1-0.3), so the runtime can stretch each slider's distance from the
+    preset (``core.generation.network_style``). For each axis and candidate gain, every pure-style
+    preset is generated with that slider at 0.1 and 0.9 (seeds 900 and 901, runtime as users get
+    it); the response is the mean measured change (normalised descriptor) over 0.8. The gain
+    whose response is nearest 1 (in log) wins among those whose mean squared jerk at the slider
+    ends (``motion_stats``) stays within 1.25x the unstretched slider's (or the training takes',
+    if higher), so a stretched slider does not buy its range with shaking.
+    """
+    from dance_ai_addon.core.engines import load_engine
+    from dance_ai_addon.core.generation import generate
+    from dance_ai_addon.core.style import style_vector
+    from training.descriptors import clip_descriptors, normalise_descriptors
+
+    real = real_stats(data, "train")
+    real_jerk = float(np.mean([r["jerk"] for r in real.values()]))
+    gains: dict[str, float] = {}
+    table: dict = {"real_jerk": real_jerk}
+    with load_engine(path, "cpu", threads=1) as engine:
+        meta = engine.metadata
+        names = [meta.style_axes[i].name for i in meta.descriptor_indices]
+        ranges = np.array([meta.raw["descriptor_ranges"][n] for n in names], dtype=np.float64)
+        styles = [n for n in data.style_names if n in meta.style_presets]
+        frames = int(round(seconds * meta.fps))
+        for j, axis in enumerate(names):
+            rows = {}
+            for gain in CANDIDATE_GAINS:
+                ends, jerks, skates = {}, [], []
+                for v in GAIN_SLIDERS:
+                    got = []
+                    for name in styles:
+                        for seed in GAIN_SEEDS:
+                            res = generate(
+                                engine,
+                                frames=frames,
+                                style=style_vector(meta, {name: 1.0}, raw={axis: v}),
+                                seed=seed,
+                                descriptor_gain={axis: gain},
+                            )
+                            pos = res.clip.world()[0]
+                            got.append(
+                                normalise_descriptors(clip_descriptors(pos, meta.fps), ranges)[j]
+                            )
+                            stats = motion_stats(res.features, meta.fps)
+                            jerks.append(stats["jerk"])
+                            skates.append(stats["foot_skate_cm_s"])
+                    ends[v] = float(np.mean(got))
+                response = (ends[GAIN_SLIDERS[1]] - ends[GAIN_SLIDERS[0]]) / (
+                    GAIN_SLIDERS[1] - GAIN_SLIDERS[0]
+                )
+                rows[gain] = {
+                    "response": response,
+                    "jerk": float(np.mean(jerks)),
+                    "foot_skate_cm_s": float(np.mean(skates)),
+                }
+            jerk_limit = max(real_jerk, GAIN_JERK_LIMIT * rows[1.0]["jerk"])
+            for row in rows.values():
+                row["jerk_ok"] = bool(row["jerk"] <= jerk_limit)
+            ok = [g for g in CANDIDATE_GAINS if rows[g]["jerk_ok"] and rows[g]["response"] > 0]
+            best = min(ok, key=lambda g: abs(np.log(rows[g]["response"]))) if ok else 1.0
+            gains[axis] = float(best)
+            table[axis] = {str(g): r for g, r in rows.items()}
+    return gains, table
+
+
 def set_metadata(path: Path, metadata: dict) -> None:
     """Replace the ``dance_ai`` metadata of an ONNX file (the graph is untouched)."""
     import onnx
@@ -550,10 +627,9 @@ def export_engine(
         raise RuntimeError(
             f"float16 weights move the output by {diff_fp16:.2e} (> {FP16_PARITY_TOL})"
         )
-    scale, calibration = calibrate_noise_scale(out, data)
-    meta["recommended"]["noise_scale"] = scale
-    set_metadata(out, meta)
-    print(f"noise scale {scale} ({json.dumps(calibration)})", flush=True)
+    meta["training"]["parity_max_abs_diff"] = float(f"{diff:.3g}")
+    meta["training"]["parity_fp16_weights_max_abs_diff"] = float(f"{diff_fp16:.3g}")
+    calibration, gain_calibration = calibrate(out, data, meta)
     sanity = sanity_check(out, data)
     problems = check_sanity(sanity)
     size_mb = out.stat().st_size / 1e6
@@ -566,6 +642,7 @@ def export_engine(
             "sanity": sanity,
             "engine": summary,
             "noise_scale_calibration": calibration,
+            "descriptor_gain_calibration": gain_calibration,
         }
     )
     export_info_path(out).write_text(json.dumps(info, indent=1, default=str))
@@ -587,6 +664,90 @@ def export_engine(
     return out
 
 
+def calibrate(out: Path, data, meta: dict) -> tuple[dict, dict]:
+    """Choose the runtime settings the metadata recommends, on the training takes, and write them
+    into ``out``: the noise scale, then (with it) the descriptor gains. Returns both tables."""
+    scale, calibration = calibrate_noise_scale(out, data)
+    meta["recommended"]["noise_scale"] = scale
+    meta["recommended"].pop("descriptor_gain", None)
+    set_metadata(out, meta)
+    print(f"noise scale {scale} ({json.dumps(calibration)})", flush=True)
+    if any(a["kind"] == "descriptor" for a in meta["style"]["axes"]):
+        gains, gain_calibration = calibrate_descriptor_gains(out, data)
+        meta["recommended"]["descriptor_gain"] = gains
+        # the card's numbers, kept with the engine so a fresh checkout can rewrite the card
+        meta["training"]["descriptor_response"] = {
+            axis: {
+                "plain": _response_row(gain_calibration[axis]["1.0"]),
+                "calibrated": _response_row(gain_calibration[axis][str(gain)]),
+            }
+            for axis, gain in gains.items()
+        }
+        set_metadata(out, meta)
+        print(f"descriptor gains {json.dumps(gains)}", flush=True)
+    else:
+        gain_calibration = {}
+    return calibration, gain_calibration
+
+
+def _response_row(row: dict) -> dict:
+    return {
+        "response": round(row["response"], 3),
+        "jerk": float(f"{row['jerk']:.3g}"),
+        "foot_skate_cm_s": round(row["foot_skate_cm_s"], 1),
+    }
+
+
+def _gain_section(meta: dict) -> str:
+    """The model card's lines on the descriptor gains (empty for engines without them)."""
+    gains = meta["recommended"].get("descriptor_gain")
+    if not gains:
+        return ""
+    resp = meta.get("training", {}).get("descriptor_response", {})
+    rows = []
+    for axis, gain in gains.items():
+        r = resp.get(axis, {})
+        p, c = r.get("plain", {}), r.get("calibrated", {})
+        rows.append(
+            f"  | {axis} | {gain:g} | {p.get('response', float('nan')):.2f} | "
+            f"{c.get('response', float('nan')):.2f} | {p.get('foot_skate_cm_s', float('nan')):.0f}"
+            f" -> {c.get('foot_skate_cm_s', float('nan')):.0f} |"
+        )
+    cands = ", ".join(f"{g:g}" for g in CANDIDATE_GAINS)
+    text = (
+        "Descriptor sliders (`recommended.descriptor_gain`): the network moves a descriptor only "
+        "part of the way its input asks, so the runtime feeds it `preset + gain * (slider - "
+        "preset)` (`core.generation.network_style`; presets reach the network unchanged). Each "
+        f"gain is chosen at export among {cands} as the one whose response (the measured change "
+        "of the normalised descriptor per unit of slider between 0.1 and 0.9; pure-style "
+        f"presets, seeds {GAIN_SEEDS[0]}-{GAIN_SEEDS[-1]}) is nearest 1 while the jerk at the "
+        f"slider ends stays within {GAIN_JERK_LIMIT}x the unstretched slider's. Foot skating at "
+        "the slider ends (cm/s, runtime cleanup on) rises with the stretch:"
+    )
+    para = textwrap.fill(text, 98, initial_indent="- ", subsequent_indent="  ")
+    return f"""{para}
+
+  | slider | gain | response at gain 1 | response | foot skating at the ends |
+  |---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
+def recalibrate(out: Path, data) -> None:
+    """Re-run :func:`calibrate` on an exported engine (the graph is untouched) and record the
+    tables where export keeps its numbers (``export_info_path``)."""
+    from dance_ai_addon.core.engines import load_engine
+
+    with load_engine(out, "cpu", threads=1) as engine:
+        meta = json.loads(json.dumps(engine.metadata.raw))
+    calibration, gain_calibration = calibrate(out, data, meta)
+    path = export_info_path(out)
+    info = json.loads(path.read_text()) if path.exists() else {}
+    info["noise_scale_calibration"] = calibration
+    info["descriptor_gain_calibration"] = gain_calibration
+    path.write_text(json.dumps(info, indent=1, default=str))
+
+
 def export_info_path(out: Path) -> Path:
     """Where export writes its numbers: build/ for the shipped engine (nothing extra ships)."""
     if out.resolve().parent == CARD_PATH.resolve().parent:
@@ -597,6 +758,28 @@ def export_info_path(out: Path) -> Path:
 
 def write_train_info(weights: Path, info: dict) -> None:
     weights.with_suffix(".json").write_text(json.dumps(info, indent=1, default=str))
+
+
+def card_info(meta: dict, data, info: dict, out: Path) -> dict:
+    """``info`` with what the model card needs filled in from the engine file itself when the
+    build folder that export writes to is gone (a fresh checkout): the recipe's training config
+    (``meta["training"]["recipe"]``), the file size, the parity recorded in the metadata and a
+    fresh sanity run."""
+    from training.train import RECIPES, recipe_config
+
+    info = dict(info)
+    training = meta.get("training", {})
+    recipe = training.get("recipe")
+    if "config" not in info and recipe in RECIPES:
+        cfg, _, _ = recipe_config(recipe)
+        info["config"] = {**cfg.__dict__, "guidance": meta["recommended"].get("guidance", 1.0)}
+    info.setdefault("size_mb", round(out.stat().st_size / 1e6, 2))
+    for key in ("parity_max_abs_diff", "parity_fp16_weights_max_abs_diff"):
+        if key not in info and key in training:
+            info[key] = training[key]
+    if "sanity" not in info:
+        info["sanity"] = sanity_check(out, data)
+    return info
 
 
 def read_train_info(weights: Path) -> dict:
@@ -826,6 +1009,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   whose generated joint angular speed (runtime foot cleanup on, as users get it) best matches the
   real training takes (never the held-out ones) while foot skating stays within those takes' + 20 %
   (`training/export.py`).
+{_gain_section(meta)}\
 {_v3_section(meta, info)}\
 {_variant_section(meta, info)}\
 - Encoder (training only): a strided 1-D conv net over history + window giving q(z | ...).
@@ -937,6 +1121,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=CARD_PATH.with_suffix(".onnx"))
     ap.add_argument("--card", action="store_true", help="only rewrite the model card")
     ap.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="only re-run the runtime calibrations (noise scale, descriptor gains) on --out",
+    )
+    ap.add_argument(
         "--guidance", type=float, default=None, help="guidance scale (default: the training run's)"
     )
     ap.add_argument(
@@ -946,7 +1135,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     data = load_training_data(args.dataset)
     info = read_train_info(args.weights)
-    if args.card:
+    if args.recalibrate:
+        recalibrate(args.out, data)
+    if args.card or args.recalibrate:
         from dance_ai_addon.core.engines import load_engine
 
         with load_engine(args.out, "cpu", threads=1) as engine:
@@ -954,7 +1145,9 @@ def main(argv: list[str] | None = None) -> int:
         export_info = export_info_path(args.out)
         if export_info.exists():
             info.update(json.loads(export_info.read_text()))
-        write_model_card(meta, data, info, args.out.with_suffix(".md"))
+        write_model_card(
+            meta, data, card_info(meta, data, info, args.out), args.out.with_suffix(".md")
+        )
         return 0
     model, _, _ = load_weights(args.weights)
     guidance = args.guidance

@@ -7,7 +7,10 @@ is no seam. The first window's history is, in order of preference: one of the me
 ``seed_histories`` (real motion) of the style category with the largest weight in the style
 vector, picked by the seed; the metadata's ``initial_history``; the rest pose standing still with
 the feet on the ground (root height from the skeleton). Seeding with real motion of the asked
-style matters because an autoregressive engine mostly continues the motion it is given. All
+style matters because an autoregressive engine mostly continues the motion it is given; the pick
+prefers seeds whose descriptors are near the sliders the user moved away from the preset (all
+sliders when none was moved). Descriptor sliders reach the network stretched by the engine's
+calibrated gains (:func:`network_style`); presets reach it unchanged. All
 randomness (the seed-history pick, then the ``noise`` input window by window) comes from
 ``numpy.random.default_rng(seed)``: the same seed, engine and inputs give the same output on the
 same backend.
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +65,10 @@ __all__ = [
     "grounding_lift",
     "ground_clip",
     "FOOT_CLEARANCE",
+    "moved_descriptors",
+    "preset_descriptors",
+    "descriptor_gains",
+    "network_style",
     "has_feet",
     "clean_feet",
 ]
@@ -127,10 +134,12 @@ def pick_seed(
 
     The dominant category is the ``category`` axis with the largest weight (the first on ties).
     With ``seed_descriptors`` the pick is weighted by ``exp(-d^2 / (2 * 0.15^2))``, ``d`` the
-    distance between the seed's descriptors and the style vector's descriptor values, leaving
-    out the descriptor axes in ``from_seed`` (style-vector indices): those will take the seed's
-    own values, so they must not steer the pick. ``None`` (and ``rng`` untouched) when the
-    engine has no seed histories for it or the style has no positive category weight.
+    distance between the seed's descriptors and the style vector's descriptor values over the
+    axes the request moved away from the preset mix (:func:`moved_descriptors`; all axes when it
+    moved none), leaving out the descriptor axes in ``from_seed`` (style-vector indices): those
+    will take the seed's own values, so they must not steer the pick. ``None`` (and ``rng``
+    untouched) when the engine has no seed histories for it or the style has no positive
+    category weight.
     """
     meta = engine.metadata
     seeds = meta.seed_histories
@@ -153,12 +162,90 @@ def pick_seed(
     # prefer seeds whose descriptors are near the requested sliders (Gaussian weights), so the
     # seed motion agrees with the sliders instead of pulling the clip away from them
     d_axes = meta.descriptor_indices
-    steer = np.array([i not in from_seed for i in d_axes])
     want = np.asarray(style, dtype=np.float64).reshape(-1)[d_axes]
+    steer = np.array([i not in from_seed for i in d_axes])
+    moved = steer & moved_descriptors(meta, style)
+    if moved.any():
+        steer = moved
     d2 = np.sum(((desc - want[None, :]) ** 2)[:, steer], axis=1)
     w = np.exp(-(d2 - d2.min()) / (2.0 * SEED_DESCRIPTOR_SIGMA**2))
     k = int(rng.choice(len(bank), p=w / w.sum()))
     return SeedPick(np.asarray(bank[k], dtype=np.float64), np.asarray(desc[k], dtype=np.float64))
+
+
+#: How far (slider units) a descriptor must be from the style mix's preset value to count as moved.
+MOVED_DESCRIPTOR = 0.05
+
+
+def preset_descriptors(meta, style: np.ndarray) -> np.ndarray | None:
+    """(D,) the category presets' descriptor values mixed by the style's category weights."""
+    style = np.asarray(style, dtype=np.float64).reshape(-1)
+    d_axes = meta.descriptor_indices
+    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    names = [meta.style_axes[i].name for i in cats]
+    w = style[cats]
+    if not names or w.sum() <= 0.0 or any(n not in meta.style_presets for n in names):
+        return None
+    presets = np.stack([np.asarray(meta.style_presets[n], dtype=np.float64) for n in names])
+    return (w[:, None] * presets[:, d_axes]).sum(axis=0) / w.sum()
+
+
+def descriptor_gains(meta, gain: float | Mapping[str, float] | None = None) -> np.ndarray:
+    """(D,) gain per descriptor axis: ``gain`` for all, per axis name, or the metadata's."""
+    names = [meta.style_axes[i].name for i in meta.descriptor_indices]
+    if gain is None:
+        gain = meta.descriptor_gain
+    if isinstance(gain, Mapping):
+        unknown = sorted(set(gain) - set(names))
+        if unknown:
+            raise DanceAIError(
+                f"descriptor gain for {', '.join(unknown)}: not a descriptor axis of this engine "
+                f"(descriptor axes: {', '.join(names) or 'none'})"
+            )
+        out = np.array([float(gain.get(n, 1.0)) for n in names])
+    else:
+        out = np.full(len(names), float(gain))
+    if not np.all(np.isfinite(out) & (out > 0.0)):
+        raise DanceAIError(f"descriptor gains must be positive numbers, got {out.tolist()}")
+    return out
+
+
+def network_style(
+    meta, style: np.ndarray, gain: float | Mapping[str, float] | None = None
+) -> np.ndarray:
+    """The style vector the network reads: each descriptor's distance from the preset mix
+    (:func:`preset_descriptors`) times its gain (:func:`descriptor_gains`).
+
+    The network follows its descriptor inputs only part of the way (a slider moved by 0.5 moves
+    the measured quality by 0.1-0.3), so an engine can ship gains calibrated at export that
+    stretch the request to make the measured descriptor follow its slider. The preset itself is
+    left exactly where it is, so untouched sliders give the engine's own style.
+    """
+    style = np.asarray(style, dtype=np.float64).reshape(-1)
+    gains = descriptor_gains(meta, gain)
+    expected = preset_descriptors(meta, style)
+    if expected is None or np.all(gains == 1.0):
+        return style
+    out = style.copy()
+    d = meta.descriptor_indices
+    out[d] = expected + gains * (style[d] - expected)
+    return out
+
+
+def moved_descriptors(meta, style: np.ndarray) -> np.ndarray:
+    """(D,) bool: descriptor axes (``descriptor_indices`` order) set away from the preset mix.
+
+    The preset mix is the category weights' mean of the category presets' descriptor values
+    (what :func:`.style.style_vector` gives when no axis is set by hand). A user who drags one
+    slider asks for that quality above all; the seed pick then follows the moved axes alone, since
+    the untouched ones only repeat the style's averages the network is conditioned on anyway.
+    All False when the engine has no presets for its categories.
+    """
+    style = np.asarray(style, dtype=np.float64).reshape(-1)
+    expected = preset_descriptors(meta, style)
+    if expected is None:
+        return np.zeros(len(meta.descriptor_indices), dtype=bool)
+    return np.abs(style[meta.descriptor_indices] - expected) > MOVED_DESCRIPTOR
 
 
 def seed_history(engine: Engine, style: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -305,6 +392,8 @@ def generate(
     foot_cleanup: bool | None = None,
     beat_lock: float | None = None,
     descriptors_from_seed: bool | Sequence[str] = (),
+    seed_variety: float = 1.0,
+    descriptor_gain: float | Mapping[str, float] | None = None,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -322,7 +411,11 @@ def generate(
     energy, expansiveness, ...), so each seed dances with its own character instead of every
     seed aiming at the preset's averages; without seed motions the given values stay. It is an
     experiment the panel and the CLI do not use: minutes-long runs can leave the real speed range
-    (training/EXPERIMENTS.md).
+    (training/EXPERIMENTS.md); ``seed_variety`` (default 1) takes them only that fraction of the
+    way from the requested values to the seed's. ``descriptor_gain`` (default: the metadata's
+    ``recommended.descriptor_gain``; a number for every axis or one per axis name; 1 = off)
+    stretches each descriptor's distance from the preset mix on its way into the network
+    (:func:`network_style`), so a slider the network only half follows reaches its range.
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -367,12 +460,13 @@ def generate(
     buf[:H] = initial_history(engine) if pick is None else pick.history
     if seeded and pick is not None and pick.descriptors is not None:
         style = style.copy()
-        style[seeded] = pick.descriptors[[meta.descriptor_indices.index(i) for i in seeded]]
+        own = pick.descriptors[[meta.descriptor_indices.index(i) for i in seeded]]
+        style[seeded] += float(seed_variety) * (own - style[seeded])
     bs_names = list(meta.blendshape_names) if meta.blendshape_names else None
     bs_buf = np.empty((length, len(bs_names))) if bs_names else None
     fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
     beats = beat_features(length, meta.fps, float(bpm), beat_phase) if meta.beat_input else None
-    style32 = style.astype(np.float32)[None]
+    style32 = network_style(meta, style, descriptor_gain).astype(np.float32)[None]
     hist32 = np.empty((1, H, F), dtype=np.float32) if H else None
 
     for k in range(n_windows):

@@ -32,6 +32,9 @@ def test_valid_metadata_parses(meta_dict):
     np.testing.assert_allclose(m.style_presets["salsa"], [1, 0, 0, 0.6])
     assert m.beat_input and m.recommended_overlap == 4
     assert len(ARKIT_52) == 52 and len(set(ARKIT_52)) == 52
+    assert m.descriptor_gain == {}  # optional: no gain unless the engine asks for one
+    with_gain = _mutate(meta_dict, "recommended.descriptor_gain", {"energy": 2.5})
+    assert metadata_from_dict(with_gain, "x.onnx").descriptor_gain == {"energy": 2.5}
 
 
 def _mutate(d: dict, path: str, value) -> dict:
@@ -68,6 +71,9 @@ def _mutate(d: dict, path: str, value) -> dict:
         ("recommended.overlap", 16, "must be smaller than window"),
         ("blendshapes", {"names": ["a", "b"], "standard": "ARKit-52"}, "ARKit"),
         ("initial_history", [[0.0] * 148], "must have 8 rows"),
+        ("recommended.descriptor_gain", {"salsa": 2.0}, "not a descriptor axis"),
+        ("recommended.descriptor_gain", {"energy": 9.0}, "between 1 and 5"),
+        ("recommended.descriptor_gain", {"energy": "x"}, "must be a number"),
     ],
 )
 def test_bad_metadata_is_one_engine_error_naming_the_file(meta_dict, path, value, words):

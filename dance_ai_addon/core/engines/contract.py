@@ -132,6 +132,9 @@ class EngineMetadata:
     seed_histories: dict[str, np.ndarray] | None = field(default=None)
     # optional: per seed history, its descriptor values (n, D) in the descriptor axes' order
     seed_descriptors: dict[str, np.ndarray] | None = field(default=None)
+    # optional: per descriptor axis, how much a slider's distance from the preset is amplified
+    # on its way into the network (1 = as set); see engine-contract.md
+    descriptor_gain: dict[str, float] = field(default_factory=dict)
 
     @property
     def style_size(self) -> int:
@@ -385,6 +388,7 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
     if overlap >= window:
         raise r.fail(f"'recommended.overlap' ({overlap}) must be smaller than window ({window})")
     noise_scale = r.number(rec, "noise_scale", "recommended.", 1.0)
+    gains = _parse_descriptor_gain(r, rec, axes)
 
     initial = None
     if data.get("initial_history") is not None:
@@ -430,7 +434,37 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         initial_history=initial,
         seed_histories=seeds,
         seed_descriptors=seed_desc,
+        descriptor_gain=gains,
     )
+
+
+#: The largest descriptor gain an engine may ask for (beyond it the network runs far outside
+#: anything it was trained on).
+MAX_DESCRIPTOR_GAIN = 5.0
+
+
+def _parse_descriptor_gain(r: _Reader, rec: Mapping, axes: list) -> dict[str, float]:
+    """Optional ``recommended.descriptor_gain``: {descriptor axis name: gain in [1, 5]}."""
+    if rec.get("descriptor_gain") is None:
+        return {}
+    gains = r.get(rec, "descriptor_gain", dict, "recommended.")
+    descriptors = [a.name for a in axes if a.kind == "descriptor"]
+    out = {}
+    for name, value in gains.items():
+        if name not in descriptors:
+            raise r.fail(
+                f"'recommended.descriptor_gain' names '{name}', which is not a descriptor axis "
+                f"(descriptor axes: {', '.join(descriptors) or 'none'})"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise r.fail(f"'recommended.descriptor_gain.{name}' must be a number")
+        if not 1.0 <= float(value) <= MAX_DESCRIPTOR_GAIN:
+            raise r.fail(
+                f"'recommended.descriptor_gain.{name}' must be between 1 and "
+                f"{MAX_DESCRIPTOR_GAIN:g}, got {value}"
+            )
+        out[name] = float(value)
+    return out
 
 
 def _parse_seed_histories(
