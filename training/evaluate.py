@@ -12,8 +12,9 @@ measures with ``training.metrics`` on SMPL-24 world positions at 30 fps:
   reported before that cleanup too), floor penetration (<= 2 cm), mean squared jerk (<= real),
   diversity (>= 50 % of real), style classifier (>= 80 %), FID_k (reported), all on
   ``--seeds`` x styles x ``--seconds`` clips;
-- descriptor sliders: each descriptor axis swept over 5 values, correlation of slider and the
-  measured (normalised) descriptor (>= 0.8);
+- descriptor sliders: each descriptor axis swept over 5 values x the styles, with
+  ``--sweep-seed-sets`` (3) sets of seeds pooled; correlation of slider and the measured
+  (normalised) descriptor (>= 0.8), also reported per seed set;
 - beat alignment: clips conditioned on 90/110/128 BPM, BAS against the requested grid vs the real
   held-out takes' BAS against their own estimated tempo; measured on what users get (the runtime
   retimes the motion onto the beat, ``core.beat_lock``) and reported without that beat lock too.
@@ -57,6 +58,10 @@ from .prepare_data import base_take
 FPS = 30.0
 WIN = 120  # 4 s windows for classifier, diversity and FID
 SLIDER_VALUES = (0.1, 0.3, 0.5, 0.7, 0.9)
+# Each sweep seed set is 5 slider values x the styles (15 clips for 3 styles). One set decides
+# by luck: on the same engine the energy correlation ranged 0.60-0.70 over six sets and travel
+# 0.36-0.84, so the bar pools several sets (seeds 200.., 1200.., 2200..).
+SWEEP_SEED_STRIDE = 1000
 
 
 class RealSet:
@@ -216,6 +221,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "bpms": list(args.bpms),
             "window_frames": WIN,
             "descriptors_from_seed": gen.descriptors_from_seed,
+            "sweep_seed_sets": args.sweep_seed_sets,
         },
     }
 
@@ -370,17 +376,23 @@ def evaluate(args: argparse.Namespace) -> dict:
     sweep_frames = int(args.sweep_seconds * FPS)
     for a in desc_axes:
         j = real.descriptor_names.index(a)
-        xs_, ys_ = [], []
-        for k, v in enumerate(SLIDER_VALUES):
-            for s_i, s in enumerate(styles):
-                p = gen.run(s, sweep_frames, seed=200 + 10 * k + s_i, raw={a: v})
-                m = normalise_descriptors(clip_descriptors(p, FPS), real.ranges)[j]
-                xs_.append(v)
-                ys_.append(float(m))
+        xs_, ys_, per_set = [], [], []
+        for offset in range(0, SWEEP_SEED_STRIDE * args.sweep_seed_sets, SWEEP_SEED_STRIDE):
+            set_x, set_y = [], []
+            for k, v in enumerate(SLIDER_VALUES):
+                for s_i, s in enumerate(styles):
+                    p = gen.run(s, sweep_frames, seed=offset + 200 + 10 * k + s_i, raw={a: v})
+                    m = normalise_descriptors(clip_descriptors(p, FPS), real.ranges)[j]
+                    set_x.append(v)
+                    set_y.append(float(m))
+            per_set.append(descriptor_correlation(set_x, set_y))
+            xs_ += set_x
+            ys_ += set_y
         sweep[a] = {
             "slider": xs_,
             "measured": ys_,
             "correlation": descriptor_correlation(xs_, ys_),
+            "correlation_per_seed_set": per_set,
         }
     report["descriptor_sweeps"] = sweep
     timings["sweeps_s"] = time.perf_counter() - t0
@@ -428,7 +440,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         "beat_alignment": _bar(g["beat_alignment"], real_ref["beat_alignment"], ">=", "vs real"),
     }
     for a, sw in sweep.items():
-        bars[f"descriptor_correlation_{a}"] = _bar(sw["correlation"], 0.8, ">=")
+        sets = sw["correlation_per_seed_set"]
+        note = f"{len(sets)} seed sets pooled (each {min(sets):.2f}-{max(sets):.2f})"
+        bars[f"descriptor_correlation_{a}"] = _bar(sw["correlation"], 0.8, ">=", note)
     report["bars"] = bars
     report["reported_only"] = {
         "fid_k": g["fid_k"],
@@ -562,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--sweep-seconds", type=float, default=10.0)
+    ap.add_argument(
+        "--sweep-seed-sets",
+        type=int,
+        default=3,
+        help="seed sets pooled per descriptor sweep (each: 5 slider values x the styles)",
+    )
     ap.add_argument("--bpms", type=float, nargs="+", default=[90.0, 110.0, 128.0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument(

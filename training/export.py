@@ -471,7 +471,7 @@ def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[floa
     return float(best), table
 
 
-CANDIDATE_GAINS = (1.0, 1.5, 2.0, 2.5, 3.0)
+CANDIDATE_GAINS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 GAIN_SLIDERS = (0.1, 0.9)  # the ends of the slider range the gain is measured between
 GAIN_SEEDS = (900, 901)  # not the quality report's seeds
 GAIN_JERK_LIMIT = 1.25  # x the jerk at gain 1 (or the training takes', if higher)
