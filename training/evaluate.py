@@ -144,6 +144,7 @@ class Generator:
         self.descriptors_from_seed = descriptors_from_seed
         self.seed_variety = 1.0
         self.descriptor_gain = None
+        self.variety = 0.0
         self.descriptor_axes = [a.name for a in self.meta.style_axes if a.kind == "descriptor"]
         self.calls = 0
         self.frames = 0
@@ -179,6 +180,7 @@ class Generator:
             descriptors_from_seed=from_seed,
             seed_variety=self.seed_variety,
             descriptor_gain=self.descriptor_gain,
+            variety=self.variety,
         )
         self.seconds += time.perf_counter() - t0
         self.calls += 1
@@ -195,6 +197,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     real = RealSet(args.dataset)
     gen = Generator(args.engine, args.threads, args.descriptors_from_seed)
     gen.seed_variety = args.seed_variety
+    gen.variety = args.variety
     from dance_ai_addon.core.style import known_style_names
 
     known = known_style_names(gen.meta)
@@ -596,6 +599,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="with --descriptors-from-seed: how far (0..1) from the preset's values toward the "
         "seed's own the descriptors move",
+    )
+    ap.add_argument(
+        "--variety",
+        type=float,
+        default=0.0,
+        help="generate with this variety (0..1: how far each clip drifts through real takes' "
+        "characters)",
     )
     args = ap.parse_args(argv)
     report = evaluate(args)

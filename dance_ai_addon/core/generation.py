@@ -232,6 +232,58 @@ def network_style(
     return out
 
 
+#: Seconds between the real takes whose character a dance drifts through (``variety``).
+DRIFT_PERIOD_S = 20.0
+
+
+def character_drift(
+    meta,
+    style: np.ndarray,
+    pick: SeedPick | None,
+    rng: np.random.Generator,
+    n_windows: int,
+    step: int,
+    variety: float,
+    fixed: Sequence[int] = (),
+) -> np.ndarray | None:
+    """(n_windows, S) offsets of the network's style input: the dance's drifting character.
+
+    Real takes of one style differ far more from each other (one stands and sways, another
+    leaps) than clips aimed at the style's average do. With ``variety`` > 0 a clip starts with
+    the character of the real take its seed motion came from and drifts, over
+    :data:`DRIFT_PERIOD_S` per take (smoothstep blends), through other takes of that style
+    drawn with ``rng``: each descriptor the user left at the preset moves ``variety`` of the way
+    from the request to that take's value. Sliders the user moved, and the axes in ``fixed``,
+    keep exactly the request. ``None`` (and ``rng`` untouched) when variety is 0 or the engine
+    ships no seed descriptors for the style.
+    """
+    if not 0.0 <= variety <= 1.0 or not math.isfinite(variety):
+        raise DanceAIError(f"variety must be between 0 and 1, got {variety}")
+    if variety == 0.0 or pick is None or pick.descriptors is None or n_windows < 1:
+        return None
+    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    name = meta.style_axes[cats[int(np.argmax(np.asarray(style)[cats]))]].name
+    bank = np.asarray(meta.seed_descriptors[name], dtype=np.float64)
+    d_axes = meta.descriptor_indices
+    free = ~moved_descriptors(meta, style) & np.array([i not in fixed for i in d_axes])
+    period = max(1, int(round(DRIFT_PERIOD_S * meta.fps)))
+    starts = np.arange(n_windows) * step + step / 2.0  # window centres, in frames
+    n_targets = int(starts[-1] // period) + 2
+    targets = np.empty((n_targets, len(d_axes)))
+    targets[0] = pick.descriptors
+    if n_targets > 1:
+        targets[1:] = bank[rng.integers(len(bank), size=n_targets - 1)]
+    pos = starts / period
+    seg = np.minimum(pos.astype(int), n_targets - 2) if n_targets > 1 else np.zeros(n_windows, int)
+    w = smoothstep(pos - seg)[:, None] if n_targets > 1 else np.zeros((n_windows, 1))
+    hi = targets[np.minimum(seg + 1, n_targets - 1)]
+    character = (1.0 - w) * targets[seg] + w * hi
+    want = np.asarray(style, dtype=np.float64)[d_axes]
+    out = np.zeros((n_windows, len(style)))
+    out[:, d_axes] = variety * (character - want[None, :]) * free[None, :]
+    return out
+
+
 def moved_descriptors(meta, style: np.ndarray) -> np.ndarray:
     """(D,) bool: descriptor axes (``descriptor_indices`` order) set away from the preset mix.
 
@@ -394,6 +446,7 @@ def generate(
     descriptors_from_seed: bool | Sequence[str] = (),
     seed_variety: float = 1.0,
     descriptor_gain: float | Mapping[str, float] | None = None,
+    variety: float = 0.0,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -456,7 +509,11 @@ def generate(
     buf = np.empty((H + length, F), dtype=np.float64)
     rng = np.random.default_rng(int(seed))
     seeded = _seeded_axes(meta, descriptors_from_seed)
-    pick = pick_seed(engine, style, rng, seeded) if use_seed_history and H else None
+    unsteered = list(seeded)
+    if variety > 0.0:  # the drift supplies the untouched descriptors: they must not steer either
+        moved = moved_descriptors(meta, style)
+        unsteered += [i for i, m in zip(meta.descriptor_indices, moved) if not m]
+    pick = pick_seed(engine, style, rng, unsteered) if use_seed_history and H else None
     buf[:H] = initial_history(engine) if pick is None else pick.history
     if seeded and pick is not None and pick.descriptors is not None:
         style = style.copy()
@@ -466,7 +523,9 @@ def generate(
     bs_buf = np.empty((length, len(bs_names))) if bs_names else None
     fade = smoothstep((np.arange(ov) + 1.0) / (ov + 1.0))[:, None]
     beats = beat_features(length, meta.fps, float(bpm), beat_phase) if meta.beat_input else None
-    style32 = network_style(meta, style, descriptor_gain).astype(np.float32)[None]
+    net_style = network_style(meta, style, descriptor_gain)
+    drift = character_drift(meta, style, pick, rng, n_windows, step, variety, seeded)
+    style32 = net_style.astype(np.float32)[None]
     hist32 = np.empty((1, H, F), dtype=np.float32) if H else None
 
     for k in range(n_windows):
@@ -477,6 +536,8 @@ def generate(
         if scale != 1.0:
             noise *= np.float32(scale)
         beat = beats[None, s : s + W] if beats is not None else None
+        if drift is not None:
+            style32[0] = net_style + drift[k]
         out = engine.run_window(hist32, style32, noise, beat)
         motion = out["motion"][0]
         _check_finite(engine, "motion", motion, k)

@@ -120,3 +120,32 @@ def test_the_seed_pick_follows_the_moved_slider(engine):
 
     assert picked(high).mean() > np.percentile(bank, 75)
     assert picked(high).mean() > picked(preset).mean() + 0.1
+
+
+def test_variety_drifts_the_untouched_descriptors_through_real_takes(engine):
+    from dance_ai_addon.core.generation import SeedPick, character_drift
+
+    meta = engine.metadata
+    d = meta.descriptor_indices
+    e = _energy_index(meta)
+    style = style_vector(meta, {"modern": 1.0}, raw={"energy": 0.9})  # energy moved by hand
+    bank = np.asarray(meta.seed_descriptors["modern"])
+    pick = SeedPick(np.zeros((1, 1)), bank[3])
+    rng = np.random.default_rng(5)
+    assert character_drift(meta, style, pick, rng, 40, 20, 0.0) is None
+    assert rng.integers(1000) == np.random.default_rng(5).integers(1000)  # rng untouched
+    drift = character_drift(meta, style, pick, np.random.default_rng(5), 90, 20, 0.6)
+    assert drift.shape == (90, len(style))
+    assert np.all(drift[:, e] == 0.0)  # the slider the user moved keeps the request
+    assert np.all(drift[:, [i for i in range(len(style)) if i not in d]] == 0.0)  # categories
+    free = [i for i in d if i != e]
+    want = style[free]
+    # the clip starts with the character of the take its seed motion came from ...
+    np.testing.assert_allclose(
+        drift[0, free], 0.6 * (bank[3][[d.index(i) for i in free]] - want), atol=1e-3
+    )
+    # ... and 60 s later (90 windows of 20 frames at 30 fps) has drifted through other takes
+    assert len({tuple(np.round(row, 6)) for row in drift[::15, free]}) > 3
+    assert np.all(np.abs(drift[1:] - drift[:-1]).max(axis=0) < 0.2)  # smoothly, window by window
+    with pytest.raises(DanceAIError, match="variety"):
+        character_drift(meta, style, pick, rng, 4, 20, 1.5)
