@@ -132,7 +132,12 @@ class Generator:
     """Thin wrapper over the runtime: positions (T, 24, 3) at 30 fps for a style request."""
 
     def __init__(
-        self, engine_path: Path, threads: int | None, descriptors_from_seed: bool = False
+        self,
+        engine_path: Path,
+        threads: int | None,
+        descriptors_from_seed: bool = False,
+        seed_variety: float = 1.0,
+        variety: float = 0.0,
     ) -> None:
         from dance_ai_addon.core.engines import load_engine
 
@@ -142,9 +147,8 @@ class Generator:
         # values; True (an experiment): descriptors the request leaves alone come from the seed
         # motion picked for the clip, i.e. its take's own character
         self.descriptors_from_seed = descriptors_from_seed
-        self.seed_variety = 1.0
-        self.descriptor_gain = None
-        self.variety = 0.0
+        self.seed_variety = seed_variety  # with descriptors_from_seed: how far toward the seed's
+        self.variety = variety  # core.generation.character_drift (an experiment too)
         self.descriptor_axes = [a.name for a in self.meta.style_axes if a.kind == "descriptor"]
         self.calls = 0
         self.frames = 0
@@ -179,7 +183,6 @@ class Generator:
             beat_lock=beat_lock,
             descriptors_from_seed=from_seed,
             seed_variety=self.seed_variety,
-            descriptor_gain=self.descriptor_gain,
             variety=self.variety,
         )
         self.seconds += time.perf_counter() - t0
@@ -195,9 +198,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     real = RealSet(args.dataset)
-    gen = Generator(args.engine, args.threads, args.descriptors_from_seed)
-    gen.seed_variety = args.seed_variety
-    gen.variety = args.variety
+    gen = Generator(
+        args.engine, args.threads, args.descriptors_from_seed, args.seed_variety, args.variety
+    )
     from dance_ai_addon.core.style import known_style_names
 
     known = known_style_names(gen.meta)

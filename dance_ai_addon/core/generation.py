@@ -117,11 +117,13 @@ def initial_history(engine: Engine) -> np.ndarray:
 
 @dataclass
 class SeedPick:
-    """A real seed motion picked for a clip: its (H, F) history and, when the engine ships them,
-    the descriptor values (D,) of the take it came from (descriptor-axis order)."""
+    """A real seed motion picked for a clip: its (H, F) history, when the engine ships them the
+    descriptor values (D,) of the take it came from (descriptor-axis order), and the style
+    category whose bank it came from."""
 
     history: np.ndarray
     descriptors: np.ndarray | None
+    category: str
 
 
 def pick_seed(
@@ -145,7 +147,7 @@ def pick_seed(
     seeds = meta.seed_histories
     if not seeds:
         return None
-    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    cats = meta.category_indices
     if not cats:
         return None
     weights = np.asarray(style, dtype=np.float64).reshape(-1)[cats]
@@ -158,7 +160,7 @@ def pick_seed(
     desc = (meta.seed_descriptors or {}).get(name)
     if desc is None:
         hist = np.asarray(bank[int(rng.integers(len(bank)))], dtype=np.float64)
-        return SeedPick(hist, None)
+        return SeedPick(hist, None, name)
     # prefer seeds whose descriptors are near the requested sliders (Gaussian weights), so the
     # seed motion agrees with the sliders instead of pulling the clip away from them
     d_axes = meta.descriptor_indices
@@ -170,7 +172,9 @@ def pick_seed(
     d2 = np.sum(((desc - want[None, :]) ** 2)[:, steer], axis=1)
     w = np.exp(-(d2 - d2.min()) / (2.0 * SEED_DESCRIPTOR_SIGMA**2))
     k = int(rng.choice(len(bank), p=w / w.sum()))
-    return SeedPick(np.asarray(bank[k], dtype=np.float64), np.asarray(desc[k], dtype=np.float64))
+    return SeedPick(
+        np.asarray(bank[k], dtype=np.float64), np.asarray(desc[k], dtype=np.float64), name
+    )
 
 
 #: How far (slider units) a descriptor must be from the style mix's preset value to count as moved.
@@ -181,7 +185,7 @@ def preset_descriptors(meta, style: np.ndarray) -> np.ndarray | None:
     """(D,) the category presets' descriptor values mixed by the style's category weights."""
     style = np.asarray(style, dtype=np.float64).reshape(-1)
     d_axes = meta.descriptor_indices
-    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    cats = meta.category_indices
     names = [meta.style_axes[i].name for i in cats]
     w = style[cats]
     if not names or w.sum() <= 0.0 or any(n not in meta.style_presets for n in names):
@@ -261,23 +265,17 @@ def character_drift(
         raise DanceAIError(f"variety must be between 0 and 1, got {variety}")
     if variety == 0.0 or pick is None or pick.descriptors is None or n_windows < 1:
         return None
-    cats = [i for i, a in enumerate(meta.style_axes) if a.kind == "category"]
-    name = meta.style_axes[cats[int(np.argmax(np.asarray(style)[cats]))]].name
-    bank = np.asarray(meta.seed_descriptors[name], dtype=np.float64)
+    bank = np.asarray(meta.seed_descriptors[pick.category], dtype=np.float64)
     d_axes = meta.descriptor_indices
     free = ~moved_descriptors(meta, style) & np.array([i not in fixed for i in d_axes])
     period = max(1, int(round(DRIFT_PERIOD_S * meta.fps)))
-    starts = np.arange(n_windows) * step + step / 2.0  # window centres, in frames
-    n_targets = int(starts[-1] // period) + 2
-    targets = np.empty((n_targets, len(d_axes)))
+    pos = (np.arange(n_windows) * step + step / 2.0) / period  # window centres, in periods
+    seg = pos.astype(int)  # window k blends take seg[k] into take seg[k] + 1
+    targets = np.empty((seg[-1] + 2, len(d_axes)))
     targets[0] = pick.descriptors
-    if n_targets > 1:
-        targets[1:] = bank[rng.integers(len(bank), size=n_targets - 1)]
-    pos = starts / period
-    seg = np.minimum(pos.astype(int), n_targets - 2) if n_targets > 1 else np.zeros(n_windows, int)
-    w = smoothstep(pos - seg)[:, None] if n_targets > 1 else np.zeros((n_windows, 1))
-    hi = targets[np.minimum(seg + 1, n_targets - 1)]
-    character = (1.0 - w) * targets[seg] + w * hi
+    targets[1:] = bank[rng.integers(len(bank), size=len(targets) - 1)]
+    w = smoothstep(pos - seg)[:, None]
+    character = (1.0 - w) * targets[seg] + w * targets[seg + 1]
     want = np.asarray(style, dtype=np.float64)[d_axes]
     out = np.zeros((n_windows, len(style)))
     out[:, d_axes] = variety * (character - want[None, :]) * free[None, :]

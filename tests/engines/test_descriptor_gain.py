@@ -130,7 +130,7 @@ def test_variety_drifts_the_untouched_descriptors_through_real_takes(engine):
     e = _energy_index(meta)
     style = style_vector(meta, {"modern": 1.0}, raw={"energy": 0.9})  # energy moved by hand
     bank = np.asarray(meta.seed_descriptors["modern"])
-    pick = SeedPick(np.zeros((1, 1)), bank[3])
+    pick = SeedPick(np.zeros((1, 1)), bank[3], "modern")
     rng = np.random.default_rng(5)
     assert character_drift(meta, style, pick, rng, 40, 20, 0.0) is None
     assert rng.integers(1000) == np.random.default_rng(5).integers(1000)  # rng untouched

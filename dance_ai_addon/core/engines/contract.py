@@ -145,6 +145,11 @@ class EngineMetadata:
         return [a.name for a in self.style_axes]
 
     @property
+    def category_indices(self) -> list[int]:
+        """Style-vector indices of the category axes, in order."""
+        return [i for i, a in enumerate(self.style_axes) if a.kind == "category"]
+
+    @property
     def descriptor_indices(self) -> list[int]:
         """Style-vector indices of the descriptor axes, in order."""
         return [i for i, a in enumerate(self.style_axes) if a.kind == "descriptor"]
