@@ -610,6 +610,8 @@ def export_engine(
         g_desc = guidance if guidance_desc is None else guidance_desc
         meta["recommended"]["guidance_descriptors"] = float(g_desc)
     meta["training"]["model"] = {"kind": cfg.kind, "temporal": cfg.temporal, "codes": cfg.codes}
+    if cfg.root_absolute:
+        meta["training"]["model"]["root_absolute"] = True
     if train_info.get("recipe"):
         meta["training"]["recipe"] = train_info["recipe"]
         meta["training"]["command"] = f"python -m training.train --recipe {train_info['recipe']}"

@@ -67,6 +67,12 @@ class ModelConfig:
     # their own scales (DanceCVAE.sample_guided). ``categories`` counts the leading category axes.
     style_flags: bool = False
     categories: int = 0
+    # absolute root velocities (recipe v28+): the decoder predicts the window as an offset from
+    # the last history frame, which for the three root *velocity* channels (vel_x, vel_z,
+    # yaw_rate) makes an integrator: a small bias in each window's offset adds up over a long
+    # run, and v11-v23 drift into spins (yaw rate 8-10 rad/s within a minute). With this flag
+    # those channels are predicted around the data's mean instead, so a spin has to be asked for
+    root_absolute: bool = False
 
     @property
     def style_in(self) -> int:
@@ -129,6 +135,10 @@ class DanceCVAE(nn.Module):
         if cfg.temporal:
             self.z_time = nn.Linear(cfg.latent, w * c)
             nn.init.normal_(self.z_time.weight, std=0.02)
+        if cfg.root_absolute:
+            mask = torch.ones(1, 1, f)
+            mask[..., 1:4] = 0.0  # vel_x, vel_z, yaw_rate (root_heading_v1)
+            self.register_buffer("residual_mask", mask, persistent=False)
         self.out = nn.Conv1d(c, f, 1)
         nn.init.normal_(self.out.weight, std=1e-3)
         nn.init.zeros_(self.out.bias)
@@ -231,6 +241,8 @@ class DanceCVAE(nn.Module):
         for blk in self.blocks:
             x = blk(x, ctx)
         delta = self.out(x[:, :, cfg.history :]).transpose(1, 2)
+        if cfg.root_absolute:
+            return hist[:, -1:, :] * self.residual_mask + delta
         return hist[:, -1:, :] + delta
 
     def sample_guided(

@@ -212,6 +212,11 @@ RECIPES: dict[str, dict] = {
     # turning stop following (0.32 / 0.22, 0.68 / 0.66): 8 and 7 bars. See EXPERIMENTS.md
     "v26": {**_GUIDED, "guidance": 2.5, "w_energy": 0.5, "energy_upper_body": True},
     "v27": {**_GUIDED, "guidance": 2.5, "w_energy": 0.15, "energy_upper_body": True},
+    # v28: v11 with absolute root velocities (ModelConfig.root_absolute): every long-run runaway
+    # so far was a spin, and the residual decoder integrates the root's velocity channels.
+    # v29: the same on the grown groove set (v15's data, which helped groove but spun away)
+    "v28": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "root_absolute": True}},
+    "v29": {**_GROWN, "model": {"temporal": True, "root_absolute": True}},
 }
 
 

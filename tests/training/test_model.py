@@ -356,3 +356,27 @@ def test_upper_body_energy_ignores_the_legs(data):
     kicking[0, :, knee : knee + 6] += 3.0 * torch.sin(torch.arange(24.0)).view(24, 1)
     assert losses.energy_gap(kicking, target, hist).item() == pytest.approx(0.0, abs=1e-9)
     assert whole.energy_gap(kicking, target, hist).item() > 1e-4
+
+
+def test_absolute_root_velocities_do_not_integrate_the_history():
+    """With ``root_absolute`` the velocity channels ignore the last history frame's value (a
+    spin in the history is not carried into the window for free); pose channels still do."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(style=8, temporal=True, root_absolute=True, **SMALL)
+    model = DanceCVAE(cfg)
+    hist = torch.randn(2, cfg.history, cfg.features)
+    style, beat, z = torch.rand(2, cfg.style), torch.randn(2, cfg.window, 2), torch.zeros(2, 8)
+    shifted = hist.clone()
+    shifted[:, -1, :] += 5.0  # only the last frame moves; the output layer starts near zero
+    with torch.no_grad():
+        a = model.decode(hist, style, beat, z)
+        b = model.decode(shifted, style, beat, z)
+    step = (b - a).mean(dim=(0, 1))
+    assert torch.allclose(step[1:4], torch.zeros(3), atol=0.05)  # vel_x, vel_z, yaw_rate
+    assert torch.allclose(step[0], torch.tensor(5.0), atol=0.05)  # root height: residual
+    assert torch.allclose(step[4:], torch.full_like(step[4:], 5.0), atol=0.05)  # rotations
+    plain = DanceCVAE(ModelConfig(style=8, temporal=True, **SMALL))
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        moved = plain.decode(shifted, style, beat, z) - plain.decode(hist, style, beat, z)
+    assert moved.mean(dim=(0, 1))[1:4].min() > 4.9  # without it, velocities carry over
