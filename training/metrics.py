@@ -99,13 +99,19 @@ def angular_speed_per_minute(positions: np.ndarray, fps: float) -> np.ndarray:
 
     A stable generator keeps this flat over minutes; an explosion or a freeze shows as a minute far
     from the real data's mean (the report compares each minute's ratio to [0.5, 1.5]).
+    A trailing part of at least half a minute counts as a minute of its own: ``N`` minutes of
+    frames give ``N * per - 1`` frame steps, and dropping the short last chunk would leave the
+    last minute of a long run unmeasured.
     """
     w = bone_angular_speed(positions, fps)
     per = int(round(60.0 * float(fps)))
-    n = max(1, w.size // per)
     if w.size < per:
         return np.array([float(w.mean())]) if w.size else np.array([0.0])
-    return w[: n * per].reshape(n, per).mean(axis=1)
+    n = w.size // per
+    out = list(w[: n * per].reshape(n, per).mean(axis=1))
+    if w.size - n * per >= per // 2:
+        out.append(float(w[n * per :].mean()))
+    return np.asarray(out)
 
 
 def foot_contacts(

@@ -149,3 +149,26 @@ def test_beat_alignment_of_real_take_vs_its_own_tempo(salsa: np.ndarray) -> None
 
     b, off, _ = estimate_tempo_and_offset(salsa, FPS)
     assert clip_beat_alignment(salsa, FPS, b, off + 0.5) < bas
+
+
+def test_every_minute_of_a_long_run_is_measured() -> None:
+    """N minutes of frames give N - 1 whole minutes of frame steps plus a nearly whole last one:
+    the last minute of a run (where a runaway shows first) must be counted too."""
+    rng = np.random.default_rng(0)
+    minute = int(60 * FPS)
+    body = rng.normal(0.0, 0.3, (24, 3))  # a rigid pose spinning about +Y, 3x faster at the end
+    rate = np.where(np.arange(3 * minute) < 2 * minute, 1.0, 3.0) / FPS
+    yaw = np.cumsum(rate)
+    c, s_ = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    pos = np.stack(
+        [
+            c * body[:, 0] + s_ * body[:, 2],
+            np.broadcast_to(body[:, 1], (len(c), 24)),
+            c * body[:, 2] - s_ * body[:, 0],
+        ],
+        axis=-1,
+    )
+    per = angular_speed_per_minute(pos, FPS)
+    assert per.shape == (3,)
+    assert per[2] > 2.0 * per[0]  # the fast last minute is there
+    assert angular_speed_per_minute(pos[: 2 * minute + minute // 6], FPS).shape == (2,)
