@@ -50,6 +50,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(default 1 for beat-aware engines, else 0)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--variety",
+        type=float,
+        default=None,
+        help="0..1: how far each seed's dance drifts through the style's real dancers' "
+        "characters (default: the engine's recommendation; 0 = every seed aims at the preset)",
+    )
     p.add_argument("--loop", action="store_true", help="make the clip cycle (last -> first)")
     p.add_argument("--overlap", type=int, default=None, help="window overlap in frames")
     p.add_argument(
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             overlap=args.overlap,
             foot_cleanup=None if args.foot_cleanup else False,
             beat_lock=args.beat_lock,
+            variety=args.variety,
         )
         clip, shapes = result.clip, result.blendshapes
         if resample:
@@ -175,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             "generation_seconds": result.seconds,
             "windows": result.windows,
             "seed": args.seed,
+            "variety": meta.recommended_variety if args.variety is None else args.variety,
             "style": {a.name: float(v) for a, v in zip(meta.style_axes, style)},
             "style_spec": args.style,
             "bpm": (args.bpm or meta.default_bpm) if meta.beat_input else None,

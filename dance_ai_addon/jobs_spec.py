@@ -43,7 +43,9 @@ class DanceJobSpec:
 
     ``style`` mixes the engine's presets (``"salsa=0.7,modern=0.3"``); ``style_axes`` then sets
     raw axis values (the panel's sliders). ``bpm`` None or 0 means no beat conditioning; with a
-    ``bpm``, ``beat_lock`` (0..1) retimes the motion so its accents land on the beat. Without
+    ``bpm``, ``beat_lock`` (0..1) retimes the motion so its accents land on the beat. ``variety``
+    (0..1, None: the engine's recommendation) lets each seed dance with the character of the
+    style's real takes instead of the preset's average. Without
     ``blend`` (and no armature in the running scene) the job only generates and writes
     ``out_bvh``/``out_npz``.
     """
@@ -60,6 +62,7 @@ class DanceJobSpec:
     bpm: float | None = None
     beat_phase: float = 0.0
     beat_lock: float = 1.0
+    variety: float | None = None
     loop: bool = False
     blend: str | None = None
     armature: str | None = None
@@ -118,6 +121,7 @@ _KEYS: dict[str, str] = {
     "bpm": "number?",
     "beat_phase": "number",
     "beat_lock": "number",
+    "variety": "number?",
     "loop": "bool",
     "blend": "path?",
     "armature": "str?",
@@ -258,6 +262,8 @@ def _check_ranges(where: str, spec: DanceJobSpec) -> None:
         raise _fail(where, f"'bpm' must be 0 (off) or between 1 and 1000, got {spec.bpm:g}")
     if not 0.0 <= spec.beat_lock <= 1.0:
         raise _fail(where, f"'beat_lock' must be between 0 and 1, got {spec.beat_lock:g}")
+    if spec.variety is not None and not 0.0 <= spec.variety <= 1.0:
+        raise _fail(where, f"'variety' must be between 0 and 1, got {spec.variety:g}")
     if spec.smooth is not None and not 0.0 <= spec.smooth <= 1.0:
         raise _fail(where, f"'smooth' must be between 0 and 1, got {spec.smooth:g}")
     if spec.blend is None:

@@ -95,6 +95,7 @@ def test_engine_name_is_not_turned_into_a_path(tmp_path):
         ({"out_bvh": "a.bvh", "backend": "gpu"}, ["'backend' must be one of"]),
         ({"out_bvh": "a.bvh", "bpm": 5000}, ["'bpm'"]),
         ({"out_bvh": "a.bvh", "beat_lock": 1.5}, ["'beat_lock' must be between 0 and 1"]),
+        ({"out_bvh": "a.bvh", "variety": -0.1}, ["'variety' must be between 0 and 1"]),
         ({"out_bvh": "a.bvh", "style": 3}, ["'style' must be a string"]),
         ({"out_bvh": "a.bvh", "style": {"salsa": -1}}, ["'style.salsa'"]),
         ({"out_bvh": "a.bvh", "style_axes": {"energy": "hi"}}, ["'style_axes.energy'"]),

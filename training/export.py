@@ -590,6 +590,7 @@ def export_engine(
     seed_motion: bool = False,
     clamp_history: bool = False,
     guidance_desc: float | None = None,
+    variety: float = 0.0,
 ) -> Path:
     """Export, validate with the runtime, check parity and sanity, write the model card."""
     from dance_ai_addon.core.engines import load_engine
@@ -606,6 +607,8 @@ def export_engine(
         getattr(model, "noise_use", None),
     )
     meta["recommended"]["guidance"] = float(guidance)
+    if variety > 0.0:  # before the calibrations, so they measure what users get
+        meta["recommended"]["variety"] = float(variety)
     if cfg.style_flags:
         g_desc = guidance if guidance_desc is None else guidance_desc
         meta["recommended"]["guidance_descriptors"] = float(g_desc)
@@ -1155,7 +1158,16 @@ def main(argv: list[str] | None = None) -> int:
     guidance = args.guidance
     if guidance is None:
         guidance = float(info.get("config", {}).get("guidance", 1.0))
-    export_engine(model, data, args.out, info, guidance=guidance, seed_motion=args.seed_motion)
+    variety = float(info.get("config", {}).get("variety", 0.0))
+    export_engine(
+        model,
+        data,
+        args.out,
+        info,
+        guidance=guidance,
+        seed_motion=args.seed_motion,
+        variety=variety,
+    )
     return 0
 
 

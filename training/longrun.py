@@ -7,7 +7,7 @@ several seeds before it is measured in full:
 ``python -m training.longrun --engine build/v28/default.onnx --seeds 1000 1001 1002 1003``
 
 For each style and seed it prints the per-minute mean joint angular speed as a ratio to the
-held-out real takes of that style (the stability bar's measure, bars 0.5x-1.5x), and a summary:
+real takes of that style (the stability bar's measure, bars 0.5x-1.5x), and a summary:
 the lowest and highest ratio per style over all seeds.
 """
 
@@ -26,11 +26,11 @@ from training.metrics import angular_speed_per_minute, bone_angular_speed
 
 
 def real_speeds(dataset: Path, styles: list[str]) -> dict[str, float]:
-    """Mean bone angular speed of each style's held-out takes (the stability reference)."""
+    """Mean bone angular speed of all real takes of each style (the stability reference)."""
     real = RealSet(dataset)
     out = {}
     for s in styles:
-        takes = real.select("heldout", real.style_names.index(s))
+        takes = real.select(None, real.style_names.index(s))
         out[s] = float(np.concatenate([bone_angular_speed(t["pos"], FPS) for t in takes]).mean())
     return out
 
@@ -40,10 +40,10 @@ def screen(
     dataset: Path,
     seeds: list[int],
     minutes: float,
-    variety: float = 0.0,
+    variety: float | None = None,
     styles: list[str] | None = None,
 ) -> dict:
-    """Per style and seed, the per-minute angular-speed ratios to the real held-out takes."""
+    """Per style and seed, the per-minute angular-speed ratios to the style's real takes."""
     gen = Generator(engine, threads=1, variety=variety)
     real = RealSet(dataset)
     styles = styles or [s for s in real.style_names]
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", type=Path, default=Path("build/dataset.npz"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002, 1003])
     ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--variety", type=float, default=0.0, help="core.generation variety")
+    ap.add_argument(
+        "--variety", type=float, default=None, help="default: the engine's recommended.variety"
+    )
     ap.add_argument("--styles", nargs="*", default=None)
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args(argv)

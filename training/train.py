@@ -127,6 +127,10 @@ class TrainConfig:
     # own predictions fed back as history are clamped to +-own_clamp std (0 = off, as in v2): one
     # wild window otherwise feeds the next and the batch loss spikes to 1e20 (seen in v7 and v9)
     own_clamp: float = 0.0
+    # recommended.variety written at export (recipe v29+): how far each clip's character drifts
+    # through the style's real takes (core.generation.character_drift). Not used in training; a
+    # network that runs away from an unusual seed take (v11) cannot afford it
+    variety: float = 0.0
 
 
 #: The recipe ``make train`` (``python -m training.train``) reproduces the shipped engine with.
@@ -214,9 +218,11 @@ RECIPES: dict[str, dict] = {
     "v27": {**_GUIDED, "guidance": 2.5, "w_energy": 0.15, "energy_upper_body": True},
     # v28: v11 with absolute root velocities (ModelConfig.root_absolute): every long-run runaway
     # so far was a spin, and the residual decoder integrates the root's velocity channels.
-    # v29: the same on the grown groove set (v15's data, which helped groove but spun away)
+    # v29 (shipped): the same on the grown groove set (v15's data, which helped groove but spun
+    # away), exported with variety 0.8: stable from any seed take, so each seed may dance with
+    # its take's character (diversity 0.29 -> 0.57 of real)
     "v28": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "root_absolute": True}},
-    "v29": {**_GROWN, "model": {"temporal": True, "root_absolute": True}},
+    "v29": {**_GROWN, "model": {"temporal": True, "root_absolute": True}, "variety": 0.8},
 }
 
 
@@ -950,6 +956,7 @@ def main(argv: list[str] | None = None) -> int:
         guidance_desc=cfg.guidance_desc if args.guidance_desc is None else args.guidance_desc,
         seed_motion=seed_motion,
         clamp_history=cfg.clamp_history,
+        variety=cfg.variety,
     )
     print(f"engine -> {out}", flush=True)
     return 0

@@ -173,6 +173,15 @@ class DANCEAI_PG_generate(bpy.types.PropertyGroup):
         max=1.0,
         subtype="FACTOR",
     )
+    variety: FloatProperty(
+        name="Variety",
+        description="How far each seed's dance drifts through the characters of the style's real "
+        "dancers (0 = every seed aims at the style's average; the default engine recommends 0.8)",
+        default=0.8,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+    )
     loop: BoolProperty(name="Loop", description="Make the clip cycle seamlessly", default=False)
     face_mesh: PointerProperty(
         name="Face Mesh",
@@ -273,6 +282,7 @@ def spec_from_settings(scene: bpy.types.Scene, armature: bpy.types.Object | None
         seed=int(settings.seed),
         bpm=float(settings.bpm) or None,
         beat_lock=float(settings.beat_lock),
+        variety=float(settings.variety),
         loop=bool(settings.loop),
         armature=armature.name if armature is not None else None,
         mesh=settings.face_mesh.name if settings.face_mesh is not None else None,
@@ -465,6 +475,7 @@ class DANCEAI_PT_generate(SidebarSubPanel, bpy.types.Panel):
         sub = col.column()
         sub.active = settings.bpm > 0.0
         sub.prop(settings, "beat_lock")
+        col.prop(settings, "variety")
         col.prop(settings, "loop")
         col.prop(settings, "face_mesh")
         col.prop(settings, "save_bvh")

@@ -534,6 +534,7 @@ def run_dance_job(
         beat_phase=float(spec.beat_phase),
         loop=bool(spec.loop),
         beat_lock=lock,
+        variety=spec.variety,
     )
     timings["generate_s"] = time.perf_counter() - t
     clip = result.clip

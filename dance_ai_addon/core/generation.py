@@ -444,7 +444,7 @@ def generate(
     descriptors_from_seed: bool | Sequence[str] = (),
     seed_variety: float = 1.0,
     descriptor_gain: float | Mapping[str, float] | None = None,
-    variety: float = 0.0,
+    variety: float | None = None,
 ) -> GenerationResult:
     """Generate ``frames`` frames at the engine's fps (see the module docstring).
 
@@ -467,6 +467,9 @@ def generate(
     ``recommended.descriptor_gain``; a number for every axis or one per axis name; 1 = off)
     stretches each descriptor's distance from the preset mix on its way into the network
     (:func:`network_style`), so a slider the network only half follows reaches its range.
+    ``variety`` (0..1; default the metadata's ``recommended.variety``) lets the clip's character
+    drift through the style's real takes (:func:`character_drift`), so seeds differ as much as
+    real dancers do instead of all aiming at the preset's average.
     """
     t0 = time.perf_counter()
     meta = engine.metadata
@@ -491,6 +494,9 @@ def generate(
     if not (math.isfinite(float(bpm)) and 1.0 <= float(bpm) <= 1000.0):
         raise DanceAIError(f"BPM must be between 1 and 1000, got {bpm}")
 
+    variety = meta.recommended_variety if variety is None else float(variety)
+    if not (math.isfinite(variety) and 0.0 <= variety <= 1.0):
+        raise DanceAIError(f"variety must be between 0 and 1, got {variety}")
     lock = (1.0 if meta.beat_input else 0.0) if beat_lock is None else float(beat_lock)
     if not (math.isfinite(lock) and 0.0 <= lock <= 1.0):
         raise DanceAIError(f"beat lock must be between 0 and 1, got {beat_lock}")

@@ -35,6 +35,9 @@ def test_valid_metadata_parses(meta_dict):
     assert m.descriptor_gain == {}  # optional: no gain unless the engine asks for one
     with_gain = _mutate(meta_dict, "recommended.descriptor_gain", {"energy": 2.5})
     assert metadata_from_dict(with_gain, "x.onnx").descriptor_gain == {"energy": 2.5}
+    assert m.recommended_variety == 0.0  # optional: every seed aims at the preset unless asked
+    varied = _mutate(meta_dict, "recommended.variety", 0.8)
+    assert metadata_from_dict(varied, "x.onnx").recommended_variety == 0.8
 
 
 def _mutate(d: dict, path: str, value) -> dict:
@@ -74,6 +77,7 @@ def _mutate(d: dict, path: str, value) -> dict:
         ("recommended.descriptor_gain", {"salsa": 2.0}, "not a descriptor axis"),
         ("recommended.descriptor_gain", {"energy": 9.0}, "between 1 and 5"),
         ("recommended.descriptor_gain", {"energy": "x"}, "must be a number"),
+        ("recommended.variety", 1.5, "'recommended.variety' must be between 0 and 1"),
     ],
 )
 def test_bad_metadata_is_one_engine_error_naming_the_file(meta_dict, path, value, words):

@@ -124,4 +124,7 @@ def test_generate_errors_are_one_line_exit_2(user_dir, tmp_path, capsys):
     assert rc == 2 and "broken.onnx" in capsys.readouterr().err
     rc = cli.main(["generate", "--engine", "groove", "--out", str(tmp_path / "a.fbx")])
     assert rc == 2 and ".bvh or .npz" in capsys.readouterr().err
+    rc = cli.main(["generate", "--engine", "groove", "--variety", "1.5", "--out",
+                   str(tmp_path / "a.bvh")])  # fmt: skip
+    assert rc == 2 and "variety must be between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "a.bvh").exists()

@@ -135,6 +135,9 @@ class EngineMetadata:
     # optional: per descriptor axis, how much a slider's distance from the preset is amplified
     # on its way into the network (1 = as set); see engine-contract.md
     descriptor_gain: dict[str, float] = field(default_factory=dict)
+    # optional: how far a clip's character drifts through the style's real takes by default
+    # (core.generation.character_drift; 0 = every seed aims at the preset); see engine-contract.md
+    recommended_variety: float = 0.0
 
     @property
     def style_size(self) -> int:
@@ -394,6 +397,9 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         raise r.fail(f"'recommended.overlap' ({overlap}) must be smaller than window ({window})")
     noise_scale = r.number(rec, "noise_scale", "recommended.", 1.0)
     gains = _parse_descriptor_gain(r, rec, axes)
+    variety = r.number(rec, "variety", "recommended.", 0.0)
+    if not 0.0 <= variety <= 1.0:
+        raise r.fail(f"'recommended.variety' must be between 0 and 1, got {variety:g}")
 
     initial = None
     if data.get("initial_history") is not None:
@@ -440,6 +446,7 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         seed_histories=seeds,
         seed_descriptors=seed_desc,
         descriptor_gain=gains,
+        recommended_variety=variety,
     )
 
 
