@@ -12,8 +12,9 @@ start. With a probability that ramps up during training (scheduled sampling) tho
 frames are the model's own prediction instead of the data, so long generation sees the kind of
 history it was trained on and neither drifts nor freezes.
 
-The default recipe is the shipped one (``SHIPPED_RECIPE``, v11: temporal latent, style dropout
-with classifier-free guidance 2.5 baked into the graph, per-style seed histories in the metadata).
+The default recipe is the shipped one (``SHIPPED_RECIPE``, v29: temporal latent, absolute root
+velocities, style dropout with classifier-free guidance 2.5 baked into the graph, the grown groove
+set, per-style seed histories in the metadata and variety 0.8 recommended).
 ``--recipe vN`` trains one of the recorded experiments instead; ``RECIPES`` says what each changed
 and how it scored on the quality report (``python -m training.evaluate``).
 
@@ -118,7 +119,7 @@ class TrainConfig:
     guidance_desc: float | None = None
     # the exported graph clamps its history to the training range (recipes v15+; see
     # ExportWrapper): it stops v15's hands drifting away, but slows v11's long modern runs
-    # (stability floor 0.46 -> 0.40), so the shipped v11 exports without it
+    # (stability floor 0.46 -> 0.40), so v11 exported without it
     clamp_history: bool = False
     # neutral starts (recipe v4): generation always begins from the metadata's initial_history,
     # a stance training never showed before a real window; this fraction of rollouts starts there
@@ -134,7 +135,7 @@ class TrainConfig:
 
 
 #: The recipe ``make train`` (``python -m training.train``) reproduces the shipped engine with.
-SHIPPED_RECIPE = "v11"
+SHIPPED_RECIPE = "v29"
 
 # Parts the recipes share: the temporal latent with real seed histories (v9+), style dropout for
 # guidance with the own-history clamp (v11+), the grown groove set with the clamped graph (v15+).
@@ -174,8 +175,8 @@ RECIPES: dict[str, dict] = {
     # equally often and pulls the posterior closer to the prior
     "v9": _TEMPORAL,
     "v10": {**_TEMPORAL, "style_temper": 0.0, "beta": 2e-3},
-    # v11 (shipped): v9 + style dropout, so classifier-free guidance can push the style inputs
-    # past what the history already implies, and the own-history clamp. Guidance only acts at
+    # v11 (shipped until v29): v9 + style dropout, so classifier-free guidance can push the style
+    # inputs past what the history already implies, and the own-history clamp. Guidance only acts at
     # export: the same weights exported at 1.0 / 1.5 / 2.0 / 2.5 / 3.0 passed 5 / 5 / 8 / 9 / 9
     # bars (build/v11/q*), so 2.5 ships. v12: v11 + the joint-speed loss (jittery: jerk 2.2e6)
     "v11": {**_GUIDED, "guidance": 2.5},
@@ -198,7 +199,7 @@ RECIPES: dict[str, dict] = {
     "v19": {**_GROWN, "rollout": 5},
     # v20: v15 feeding back its own predictions as history in 90 % of later windows (not 60 %)
     "v20": {**_GROWN, "own_max": 0.9},
-    # v21: the shipped v11 (BVH takes only) with v19's 5-window rollouts
+    # v21: v11 (BVH takes only) with v19's 5-window rollouts
     "v21": {**_GUIDED, "guidance": 2.5, "rollout": 5},
     # v22: v11 + descriptor guidance: presence flags on the style input, 15 % of windows lose
     # their descriptors alone, and the graph pushes the descriptor sliders with their own scale,
@@ -841,8 +842,8 @@ def load_weights(path: Path) -> tuple[DanceCVAE, np.ndarray, np.ndarray]:
 def dataset_for_recipe(name: str) -> Path:
     """The dataset a recipe trains on: every take, or (recipes before v15) the BVH takes only.
 
-    v2-v14 (the shipped v11 among them) were trained before the FBX/GLB groove takes were read,
-    so ``make train`` keeps reproducing v11 from the data it was trained on.
+    v2-v14 (v11, shipped until v29, among them) were trained before the FBX/GLB groove takes were
+    read, so they keep reproducing from the data they were trained on.
     """
     if RECIPES[name].get("scene_takes", False):
         return REPO / "build" / "dataset.npz"
