@@ -176,7 +176,8 @@ class DANCEAI_PG_generate(bpy.types.PropertyGroup):
     variety: FloatProperty(
         name="Variety",
         description="How far each seed's dance drifts through the characters of the style's real "
-        "dancers (0 = every seed aims at the style's average; the default engine recommends 0.8)",
+        "dancers (0 = every seed aims at the style's average); loading another engine sets its "
+        "recommendation (0.8 for the default engine)",
         default=0.8,
         min=0.0,
         max=1.0,
@@ -240,6 +241,7 @@ def rebuild_style_axes(settings: DANCEAI_PG_generate, metadata, engine_path: str
         item.min = axis.min
         item.max = axis.max
         item.value = axis.default
+    settings.variety = metadata.recommended_variety  # a new engine brings its own default
     settings.style_engine = engine_path
     return True
 

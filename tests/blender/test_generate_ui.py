@@ -294,9 +294,17 @@ def test_loading_another_engine_rebuilds_the_sliders(rig, engines):
     s = _use_engine(engines["plain"])
     assert bpy.ops.dance_ai.load_engine() == {"FINISHED"}
     assert [a.name for a in s.style_axes] == ["salsa", "modern", "hiphop", "energy"]
+    assert s.variety == 0.0  # the test engine recommends no variety
+    s.variety = 0.5  # the user's choice survives a reload of the same engine ...
+    assert bpy.ops.dance_ai.load_engine() == {"FINISHED"}
+    assert s.variety == pytest.approx(0.5)
+    assert generate_ui.spec_from_settings(
+        bpy.context.scene, rig, engines["plain"]
+    ).variety == pytest.approx(0.5)
     s.engine_file = str(engines["other_axes"])
     assert bpy.ops.dance_ai.load_engine() == {"FINISHED"}
     assert [a.name for a in s.style_axes] == ["waltz", "tango", "disco", "bounce"]
+    assert s.variety == 0.0  # ... and another engine brings its own recommendation
     assert s.style_axes[3].max == pytest.approx(2.0)
     assert bpy.ops.dance_ai.apply_style_preset(preset="ballroom") == {"FINISHED"}
     assert [a.value for a in s.style_axes] == pytest.approx([0.5, 0.5, 0.0, 1.5])
