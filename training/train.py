@@ -230,6 +230,14 @@ RECIPES: dict[str, dict] = {
         "variety": 0.8,
         "guidance": 3.0,
     },
+    # v30: v29 sampling the three styles equally often (groove is 2 of its 6 clips read right)
+    "v30": {
+        **_GROWN,
+        "model": {"temporal": True, "root_absolute": True},
+        "variety": 0.8,
+        "guidance": 3.0,
+        "style_temper": 0.0,
+    },
 }
 
 
