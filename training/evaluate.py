@@ -497,7 +497,7 @@ def _plots(out: Path, report: dict, curves: dict, real_ref: dict, sweep: dict, e
         ax.axhline(ref, color=f"C{k}", ls="--", lw=1)
     ax.set_xlabel("minutes")
     ax.set_ylabel("mean bone angular speed (rad/s)")
-    ax.set_title("Stability: continuous generation per style (dashed: held-out real mean)")
+    ax.set_title("Stability: continuous generation per style (dashed: all real takes' mean)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "stability.png", dpi=100)

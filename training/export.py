@@ -897,8 +897,8 @@ def _variant_section(meta: dict, info: dict) -> str:
             "last history frame, except the root's three velocity channels (forward and sideways "
             "speed, yaw rate), which it predicts outright. As offsets they integrate: a small "
             "bias per window added up over minutes, and earlier networks drifted into spins "
-            "(yaw rate 8-10 rad/s) in 5-minute runs. With them predicted outright, no run of this "
-            "engine has run away at any seed tried.\n"
+            "(yaw rate 8-10 rad/s) in 5-minute runs; with them predicted outright they no longer "
+            "spin away (`python -m training.longrun`, training/EXPERIMENTS.md).\n"
         )
     variety = float(meta.get("recommended", {}).get("variety", 0.0))
     if variety > 0.0:

@@ -25,9 +25,8 @@ from training.evaluate import FPS, Generator, RealSet
 from training.metrics import angular_speed_per_minute, bone_angular_speed
 
 
-def real_speeds(dataset: Path, styles: list[str]) -> dict[str, float]:
+def real_speeds(real: RealSet, styles: list[str]) -> dict[str, float]:
     """Mean bone angular speed of all real takes of each style (the stability reference)."""
-    real = RealSet(dataset)
     out = {}
     for s in styles:
         takes = real.select(None, real.style_names.index(s))
@@ -46,8 +45,8 @@ def screen(
     """Per style and seed, the per-minute angular-speed ratios to the style's real takes."""
     gen = Generator(engine, threads=1, variety=variety)
     real = RealSet(dataset)
-    styles = styles or [s for s in real.style_names]
-    ref = real_speeds(dataset, styles)
+    styles = styles or list(real.style_names)
+    ref = real_speeds(real, styles)
     frames = int(minutes * 60 * FPS)
     result: dict = {"engine": str(engine), "variety": variety, "styles": {}}
     for s in styles:

@@ -11,7 +11,8 @@ training window made.
 - ``decode``: p(window | history, style, beat, z), a 1-D conv net over the ``H + W`` frames
   (history frames embedded from their features, window frames from the context), so the frames
   right after the seam see the frames right before it. It predicts the window in normalised
-  feature units as an offset from the last history frame.
+  feature units as an offset from the last history frame (with ``root_absolute``, the root's
+  three velocity channels outright: as offsets they integrate into spins over long runs).
 - ``prior``: a learned conditional prior p(z | history, style) (an MLP giving mean and
   log-variance), trained by the KL term, so generation samples the latents the decoder knows.
 - :class:`ExportWrapper` is what goes into the ONNX file: raw features in, raw features out (the
