@@ -142,6 +142,13 @@ SHIPPED_RECIPE = "v29"
 _TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
 _GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
 _GROWN = {**_GUIDED, "guidance": 2.5, "scene_takes": True, "clamp_history": True}
+# v29+: absolute root velocities on the grown set, exported at guidance 3.0 with variety 0.8
+_ABSOLUTE = {
+    **_GROWN,
+    "model": {"temporal": True, "root_absolute": True},
+    "variety": 0.8,
+    "guidance": 3.0,
+}
 _DESC = {
     **_GUIDED,
     "model": {"temporal": True, "style_flags": True},
@@ -224,20 +231,13 @@ RECIPES: dict[str, dict] = {
     # its take's character (diversity 0.29 -> 0.57 of real). Guidance 2.5 / 3.0 / 3.5 passed
     # 12 / 13 / 12 bars (turning 0.79 / 0.81 / 0.76), so 3.0 ships
     "v28": {**_GUIDED, "guidance": 2.5, "model": {"temporal": True, "root_absolute": True}},
-    "v29": {
-        **_GROWN,
-        "model": {"temporal": True, "root_absolute": True},
-        "variety": 0.8,
-        "guidance": 3.0,
-    },
+    "v29": _ABSOLUTE,
     # v30: v29 sampling the three styles equally often (groove is 2 of its 6 clips read right)
-    "v30": {
-        **_GROWN,
-        "model": {"temporal": True, "root_absolute": True},
-        "variety": 0.8,
-        "guidance": 3.0,
-        "style_temper": 0.0,
-    },
+    "v30": {**_ABSOLUTE, "style_temper": 0.0},
+    # v31/v32: half-way balancing (style_temper 0.25 / 0.35): does a smaller tilt toward groove
+    # keep what v30 lost?
+    "v31": {**_ABSOLUTE, "style_temper": 0.25},
+    "v32": {**_ABSOLUTE, "style_temper": 0.35},
 }
 
 
