@@ -21,17 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.evaluate import FPS, Generator, RealSet
-from training.metrics import angular_speed_per_minute, bone_angular_speed
-
-
-def real_speeds(real: RealSet, styles: list[str]) -> dict[str, float]:
-    """Mean bone angular speed of all real takes of each style (the stability reference)."""
-    out = {}
-    for s in styles:
-        takes = real.select(None, real.style_names.index(s))
-        out[s] = float(np.concatenate([bone_angular_speed(t["pos"], FPS) for t in takes]).mean())
-    return out
+from training.evaluate import FPS, Generator, RealSet, style_speed
+from training.metrics import angular_speed_per_minute
 
 
 def screen(
@@ -46,7 +37,7 @@ def screen(
     gen = Generator(engine, threads=1, variety=variety)
     real = RealSet(dataset)
     styles = styles or list(real.style_names)
-    ref = real_speeds(real, styles)
+    ref = {s: style_speed(real, real.style_names.index(s)) for s in styles}
     frames = int(minutes * 60 * FPS)
     result: dict = {"engine": str(engine), "variety": variety, "styles": {}}
     for s in styles:
