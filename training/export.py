@@ -351,10 +351,13 @@ def motion_stats(features: np.ndarray, fps: float = 30.0) -> dict[str, float]:
     low = feet[1:, :, 1] < (np.percentile(feet[..., 1], 5, axis=0) + 0.05)
     slow = vel < 0.45
     jerk = np.diff(pos, n=3, axis=0) * fps**3
-    from training.metrics import foot_skating
+    from training.metrics import bone_angular_speed, foot_skating
 
     return {
         "foot_skate_cm_s": float(foot_skating(pos, fps)["mean_cm_s"]) if len(pos) > 2 else 0.0,
+        # the stability bar's measure: how fast the bones swing in the world, which is what
+        # reads as speed (local joint angles also count twists and rotations that cancel)
+        "bone_angular_speed": float(bone_angular_speed(pos, fps).mean()) if len(pos) > 1 else 0.0,
         "nan": bool(not np.isfinite(features).all()),
         "angular_speed": float(ang[:, 1:].mean()),
         "angular_speed_min_second": float(
@@ -469,6 +472,78 @@ def calibrate_noise_scale(path: Path, data, seconds: float = 20.0) -> tuple[floa
     table = {str(k): v for k, v in rows.items()}
     table["real_foot_skate_cm_s"] = real_skate
     return float(best), table
+
+
+# A style's own noise scale (recommended.style_noise_scale): only for a style that the shared
+# scale leaves well below its real speed (a thin style: the network learnt too little of it to
+# move like it), searched in STYLE_SCALE_STEP steps up to STYLE_SCALE_MAX x the shared scale
+STYLE_SCALE_RAISE_BELOW = 0.75  # x the style's real bone speed: below it, raise until it is reached
+STYLE_SCALE_MAX = 1.5
+STYLE_SCALE_STEP = 0.5
+# long enough to see past the seed motion and through a variety drift (20 s clips read groove
+# at 0.47x where minutes of it move at 0.53x-0.9x), seeds not used by the quality report
+STYLE_SCALE_SECONDS = 60.0
+STYLE_SCALE_SEEDS = (0, 1)
+
+
+def calibrate_style_noise_scales(
+    path: Path, data, shared: float, seconds: float = STYLE_SCALE_SECONDS
+) -> tuple[dict[str, float], dict]:
+    """Per style category, a noise scale of its own where the shared one leaves it too slow.
+
+    Each pure-style preset is generated as users get it (60 s, seeds 0 and 1, foot cleanup and
+    variety on) and its bone angular speed (the stability bar's measure) compared with the
+    style's training takes. A style below :data:`STYLE_SCALE_RAISE_BELOW` of its real speed gets
+    the smallest scale above the shared one (in :data:`STYLE_SCALE_STEP` steps, up to
+    :data:`STYLE_SCALE_MAX` times it) at which it reaches that fraction: every step of noise adds
+    shaking too (more jerk where a slider is pushed), so a style is raised only as far as it
+    needs. The others keep the shared scale and get no entry. Scales only go up: a style too
+    fast at the shared scale is what the shared calibration weighs.
+    """
+    from dance_ai_addon.core.engines import load_engine
+    from dance_ai_addon.core.generation import generate
+    from dance_ai_addon.core.style import style_vector
+
+    real = real_stats(data, "train")
+    candidates = np.arange(shared, STYLE_SCALE_MAX * shared + 1e-9, STYLE_SCALE_STEP)
+    scales: dict[str, float] = {}
+    table: dict = {}
+    with load_engine(path, "cpu", threads=1) as engine:
+        meta = engine.metadata
+        frames = int(round(seconds * meta.fps))
+
+        def measure(name: str, scale: float) -> dict:
+            stats = [
+                motion_stats(
+                    generate(
+                        engine,
+                        frames=frames,
+                        style=style_vector(meta, {name: 1.0}),
+                        seed=seed,
+                        noise_scale=float(scale),
+                    ).features,
+                    meta.fps,
+                )
+                for seed in STYLE_SCALE_SEEDS
+            ]
+            speed = float(np.mean([s["bone_angular_speed"] for s in stats]))
+            return {
+                "speed_ratio": speed / real[name]["bone_angular_speed"],
+                "foot_skate_cm_s": float(np.mean([s["foot_skate_cm_s"] for s in stats])),
+            }
+
+        for name in data.style_names:
+            if name not in meta.style_presets or name not in real:
+                continue
+            rows = {float(shared): measure(name, shared)}
+            for c in candidates[1:]:
+                if rows[max(rows)]["speed_ratio"] >= STYLE_SCALE_RAISE_BELOW:
+                    break
+                rows[float(c)] = measure(name, c)
+            if max(rows) != float(shared):
+                scales[name] = round(max(rows), 3)
+            table[name] = {str(round(c, 3)): r for c, r in rows.items()}
+    return scales, table
 
 
 CANDIDATE_GAINS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -675,8 +750,14 @@ def calibrate(out: Path, data, meta: dict) -> tuple[dict, dict]:
     scale, calibration = calibrate_noise_scale(out, data)
     meta["recommended"]["noise_scale"] = scale
     meta["recommended"].pop("descriptor_gain", None)
+    meta["recommended"].pop("style_noise_scale", None)
     set_metadata(out, meta)
     print(f"noise scale {scale} ({json.dumps(calibration)})", flush=True)
+    style_scales, calibration["per_style"] = calibrate_style_noise_scales(out, data, scale)
+    if style_scales:
+        meta["recommended"]["style_noise_scale"] = style_scales
+        set_metadata(out, meta)
+    print(f"style noise scales {json.dumps(style_scales)}", flush=True)
     if any(a["kind"] == "descriptor" for a in meta["style"]["axes"]):
         gains, gain_calibration = calibrate_descriptor_gains(out, data)
         meta["recommended"]["descriptor_gain"] = gains

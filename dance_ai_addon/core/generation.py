@@ -236,6 +236,25 @@ def network_style(
     return out
 
 
+def mixed_noise_scale(meta, style: np.ndarray) -> float:
+    """The recommended noise scale for a style mix: its categories' own scales, weighted.
+
+    A network trained on a thin style (groove: one minute of mocap) moves slower than that style
+    really does at the noise scale that suits the bulk of the data, so an engine may recommend a
+    scale per category (``recommended.style_noise_scale``). A mix blends them by its category
+    weights; categories without one, or a mix with no category weight, use the single scale.
+    """
+    base = meta.recommended_noise_scale
+    if not meta.style_noise_scale:
+        return base
+    cats = [(i, a.name) for i, a in enumerate(meta.style_axes) if a.kind == "category"]
+    weights = np.array([max(float(style[i]), 0.0) for i, _ in cats])
+    if weights.sum() <= 0.0:
+        return base
+    scales = np.array([meta.style_noise_scale.get(name, base) for _, name in cats])
+    return float(weights @ scales / weights.sum())
+
+
 #: Seconds between the real takes whose character a dance drifts through (``variety``).
 DRIFT_PERIOD_S = 20.0
 
@@ -480,15 +499,15 @@ def generate(
     ov = meta.recommended_overlap if overlap is None else int(overlap)
     if not 0 <= ov < W:
         raise DanceAIError(f"overlap must be between 0 and {W - 1} (window {W}), got {ov}")
-    scale = meta.recommended_noise_scale if noise_scale is None else float(noise_scale)
-    if not math.isfinite(scale) or scale < 0:
-        raise DanceAIError(f"noise scale must be >= 0, got {scale}")
     style = np.asarray(style, dtype=np.float64).reshape(-1)
     if style.shape != (meta.style_size,) or not np.isfinite(style).all():
         raise DanceAIError(
             f"the style vector must be {meta.style_size} finite numbers "
             f"({', '.join(meta.style_names)}), got shape {style.shape}"
         )
+    scale = mixed_noise_scale(meta, style) if noise_scale is None else float(noise_scale)
+    if not math.isfinite(scale) or scale < 0:
+        raise DanceAIError(f"noise scale must be >= 0, got {scale}")
     if bpm is None:
         bpm = meta.default_bpm
     if not (math.isfinite(float(bpm)) and 1.0 <= float(bpm) <= 1000.0):

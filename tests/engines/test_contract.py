@@ -38,6 +38,9 @@ def test_valid_metadata_parses(meta_dict):
     assert m.recommended_variety == 0.0  # optional: every seed aims at the preset unless asked
     varied = _mutate(meta_dict, "recommended.variety", 0.8)
     assert metadata_from_dict(varied, "x.onnx").recommended_variety == 0.8
+    assert m.style_noise_scale == {}  # optional: every style samples at noise_scale unless asked
+    hot = _mutate(meta_dict, "recommended.style_noise_scale", {"hiphop": 4.5})
+    assert metadata_from_dict(hot, "x.onnx").style_noise_scale == {"hiphop": 4.5}
 
 
 def _mutate(d: dict, path: str, value) -> dict:
@@ -78,6 +81,9 @@ def _mutate(d: dict, path: str, value) -> dict:
         ("recommended.descriptor_gain", {"energy": 9.0}, "between 1 and 5"),
         ("recommended.descriptor_gain", {"energy": "x"}, "must be a number"),
         ("recommended.variety", 1.5, "'recommended.variety' must be between 0 and 1"),
+        ("recommended.style_noise_scale", {"energy": 2.0}, "not a style category"),
+        ("recommended.style_noise_scale", {"salsa": 0.0}, "must be above 0 and at most 10"),
+        ("recommended.style_noise_scale", {"salsa": True}, "must be a number"),
     ],
 )
 def test_bad_metadata_is_one_engine_error_naming_the_file(meta_dict, path, value, words):

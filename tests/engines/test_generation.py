@@ -139,3 +139,33 @@ def test_bad_arguments(cpu_engine):
         generate(cpu_engine, frames=10, style=STYLE, seed=0, overlap=16)
     with pytest.raises(DanceAIError, match="BPM"):
         generate(cpu_engine, frames=10, style=STYLE, seed=0, bpm=0)
+
+
+def test_style_noise_scale_blends_by_the_mix_and_yields_to_an_explicit_scale(mte, tmp_path):
+    """A per-style noise scale (recommended.style_noise_scale) is what that style samples with;
+    a mix blends the scales by its category weights; an explicit noise_scale still wins."""
+    import onnx
+
+    model = mte.build_model()
+    meta = mte.test_metadata()
+    meta["recommended"]["noise_scale"] = 1.0
+    meta["recommended"]["style_noise_scale"] = {"hiphop": 2.5}
+    mte.set_metadata(model, meta)
+    path = tmp_path / "hot_hiphop.onnx"
+    onnx.save(model, str(path))
+
+    def run(eng, mix: dict, **kw) -> np.ndarray:
+        style = style_vector(eng.metadata, mix)
+        return generate(eng, frames=48, style=style, seed=4, **kw).features
+
+    with load_engine(path, backend="cpu", threads=1) as eng:
+        for mix, scale in (
+            ({"hiphop": 1.0}, 2.5),
+            ({"salsa": 1.0}, 1.0),
+            ({"salsa": 0.5, "hiphop": 0.5}, 1.75),
+        ):
+            np.testing.assert_allclose(
+                run(eng, mix), run(eng, mix, noise_scale=scale), rtol=0, atol=ULP_NOISE
+            )
+        hiphop = {"hiphop": 1.0}
+        assert np.abs(run(eng, hiphop) - run(eng, hiphop, noise_scale=1.0)).max() > 0.01

@@ -25,7 +25,10 @@ from dance_ai_addon.core.style import style_vector  # noqa: E402
 from tests.tolerances import ULP_NOISE  # noqa: E402
 from tests.training.synthetic import synthetic_dataset  # noqa: E402
 from training.export import (  # noqa: E402
+    STYLE_SCALE_MAX,
+    STYLE_SCALE_RAISE_BELOW,
     build_metadata,
+    calibrate_style_noise_scales,
     export_onnx,
     make_wrapper,
     motion_stats,
@@ -111,6 +114,26 @@ def test_runtime_engine_runs_the_exported_graph_like_pytorch(exported):
 
 
 # ------------------------------------------------------------------------- the shipped engine
+
+
+def test_style_noise_scales_raise_only_slow_styles_and_only_as_far_as_needed(exported):
+    """The per-style calibration on a real exported network: every style is measured at the
+    shared scale; only one below the speed floor is measured further, and it stops at the first
+    scale that reaches the floor (or the cap), which is the one it recommends."""
+    _, path, data = exported
+    shared = 1.0
+    scales, table = calibrate_style_noise_scales(path, data, shared, seconds=2.0)
+    assert set(table) == set(data.style_names)
+    for name, rows in table.items():
+        tried = [float(k) for k in rows]
+        assert tried[0] == shared and tried == sorted(tried)
+        assert tried[-1] <= STYLE_SCALE_MAX * shared + 1e-9
+        ratios = [rows[k]["speed_ratio"] for k in rows]
+        assert all(r < STYLE_SCALE_RAISE_BELOW for r in ratios[:-1])  # went on only while slow
+        if len(tried) == 1:
+            assert name not in scales
+        else:
+            assert scales[name] == tried[-1] > shared
 
 
 def test_default_engine_is_shipped_small_and_valid():

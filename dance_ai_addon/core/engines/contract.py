@@ -138,6 +138,9 @@ class EngineMetadata:
     # optional: how far a clip's character drifts through the style's real takes by default
     # (core.generation.character_drift; 0 = every seed aims at the preset); see engine-contract.md
     recommended_variety: float = 0.0
+    # optional: per style category, the noise scale its output moves at its real speed with
+    # (recommended_noise_scale stands in for categories not listed); see engine-contract.md
+    style_noise_scale: dict[str, float] = field(default_factory=dict)
 
     @property
     def style_size(self) -> int:
@@ -397,6 +400,7 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         raise r.fail(f"'recommended.overlap' ({overlap}) must be smaller than window ({window})")
     noise_scale = r.number(rec, "noise_scale", "recommended.", 1.0)
     gains = _parse_descriptor_gain(r, rec, axes)
+    style_noise = _parse_style_noise_scale(r, rec, axes)
     variety = r.number(rec, "variety", "recommended.", 0.0)
     if not 0.0 <= variety <= 1.0:
         raise r.fail(f"'recommended.variety' must be between 0 and 1, got {variety:g}")
@@ -447,6 +451,7 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
         seed_descriptors=seed_desc,
         descriptor_gain=gains,
         recommended_variety=variety,
+        style_noise_scale=style_noise,
     )
 
 
@@ -474,6 +479,34 @@ def _parse_descriptor_gain(r: _Reader, rec: Mapping, axes: list) -> dict[str, fl
             raise r.fail(
                 f"'recommended.descriptor_gain.{name}' must be between 1 and "
                 f"{MAX_DESCRIPTOR_GAIN:g}, got {value}"
+            )
+        out[name] = float(value)
+    return out
+
+
+#: The largest noise scale an engine may recommend (the network was trained on unit noise).
+MAX_NOISE_SCALE = 10.0
+
+
+def _parse_style_noise_scale(r: _Reader, rec: Mapping, axes: list) -> dict[str, float]:
+    """Optional ``recommended.style_noise_scale``: {category axis name: scale in (0, 10]}."""
+    if rec.get("style_noise_scale") is None:
+        return {}
+    scales = r.get(rec, "style_noise_scale", dict, "recommended.")
+    categories = [a.name for a in axes if a.kind == "category"]
+    out = {}
+    for name, value in scales.items():
+        if name not in categories:
+            raise r.fail(
+                f"'recommended.style_noise_scale' names '{name}', which is not a style category "
+                f"(categories: {', '.join(categories) or 'none'})"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise r.fail(f"'recommended.style_noise_scale.{name}' must be a number")
+        if not 0.0 < float(value) <= MAX_NOISE_SCALE:
+            raise r.fail(
+                f"'recommended.style_noise_scale.{name}' must be above 0 and at most "
+                f"{MAX_NOISE_SCALE:g}, got {value}"
             )
         out[name] = float(value)
     return out
