@@ -82,6 +82,7 @@ def test_generate_bvh_with_report(user_dir, tmp_path, capsys):
     assert report["engine"] == "test-engine" and report["backend"] == "onnxruntime"
     assert report["provider"] == "CPUExecutionProvider" and report["generation_seconds"] > 0
     assert report["style"]["salsa"] == pytest.approx(0.7) and report["bpm"] == 128
+    assert report["noise_scale"] == pytest.approx(1.0)  # the test engine recommends 1 for all
     # the root stays in meters: a standing pelvis is about 0.9 m up, not 90
     assert 0.3 < bvh.clip.root_positions[:, 1].mean() < 1.5
 
