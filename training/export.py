@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINE_VERSION = "1.1.0"  # 1.1: v29 (absolute root velocities, variety); 1.0 was v11
+ENGINE_VERSION = "1.2.0"  # 1.2: v31 (half-way style balancing, per-style noise); 1.1 v29; 1.0 v11
 OPSET = 17
 FP16_PARITY_TOL = 1e-2  # raw feature units; float16 weight rounding alone, not a model change
 NOISE_SCALE = 1.0
@@ -784,6 +784,23 @@ def _response_row(row: dict) -> dict:
     }
 
 
+def _style_noise_section(meta: dict) -> str:
+    """The card's lines on per-style noise scales ("" when the engine recommends none)."""
+    scales = meta["recommended"].get("style_noise_scale") or {}
+    if not scales:
+        return ""
+    listed = ", ".join(f"{name} {scale:g}" for name, scale in sorted(scales.items()))
+    text = (
+        f"A style that the shared scale leaves below {STYLE_SCALE_RAISE_BELOW:g} of its real"
+        " bone speed (60 s clips) gets the smallest scale, in steps of"
+        f" {STYLE_SCALE_STEP:g} up to {STYLE_SCALE_MAX:g}x the shared one, at which it reaches that"
+        f" (`recommended.style_noise_scale`: {listed}); mixes blend the scales by their category"
+        " weights (`calibrate_style_noise_scales`). The network learnt too little of a thin style"
+        " to move like it at the scale that suits the rest."
+    )
+    return "".join(f"  {line}\n" for line in _wrap(text, 96))
+
+
 def _gain_section(meta: dict) -> str:
     """The model card's lines on the descriptor gains (empty for engines without them)."""
     gains = meta["recommended"].get("descriptor_gain")
@@ -990,6 +1007,14 @@ def _variant_section(meta: dict, info: dict) -> str:
             f"({variety:g} of the way; `core.generation.character_drift`). Without it every seed "
             "aims at the style's average and seeds differ less than real dancers do.\n"
         )
+    if "style_temper" in config:
+        temper = float(config["style_temper"])
+        text += (
+            "- Style sampling: training windows come from a style with probability proportional "
+            f"to its frames to the power {temper:g} (`TrainConfig.style_temper`; 1 = the data's "
+            "own shares, 0 = every style equally often), so the thin styles are seen more often "
+            "than their share of the data without starving the large one of its variety.\n"
+        )
     if model.get("kind") == "vq":
         text += (
             f"- VQ variant: the latent is one of {model.get('codes')} learned code vectors (EMA "
@@ -1122,6 +1147,7 @@ An autoregressive conditional VAE over windows (`training/model.py`).
   whose generated joint angular speed (runtime foot cleanup on, as users get it) best matches the
   real training takes (never the held-out ones) while foot skating stays within those takes' + 20 %
   (`training/export.py`).
+{_style_noise_section(meta)}\
 {_gain_section(meta)}\
 {_v3_section(meta, info)}\
 {_variant_section(meta, info)}\
@@ -1196,6 +1222,10 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
 {_thin_styles_note(data)}
 - Foot contacts: the runtime pins planted feet (`core.generation.clean_feet`); the network's own
   output slides more (the report gives both numbers).
+- Variety follows real dancers, slow ones included: a long run's minute that drifts past the
+  character of a slow take moves slowly too (real modern takes move at 0.3-1.7x their style's mean
+  speed). Over seeds 1000-1005 the 5-minute runs' minutes stay within 0.36-1.41x
+  (`python -m training.longrun`); at `--variety 0.5` modern's slowest minute is 0.68x.
 - Beat: the network barely follows its beat input (its latent already fixes each window's timing);
   the runtime's beat lock (`core.beat_lock`) retimes the motion so its accents land on the beat
   (the report gives the beat alignment with and without it).

@@ -12,9 +12,10 @@ start. With a probability that ramps up during training (scheduled sampling) tho
 frames are the model's own prediction instead of the data, so long generation sees the kind of
 history it was trained on and neither drifts nor freezes.
 
-The default recipe is the shipped one (``SHIPPED_RECIPE``, v29: temporal latent, absolute root
-velocities, style dropout with classifier-free guidance 2.5 baked into the graph, the grown groove
-set, per-style seed histories in the metadata and variety 0.8 recommended).
+The default recipe is the shipped one (``SHIPPED_RECIPE``, v31: temporal latent, absolute root
+velocities, style dropout with classifier-free guidance 3.0 baked into the graph, the grown groove
+set sampled half-way toward equal style shares, per-style seed histories in the metadata, variety
+0.8 and per-style noise scales recommended).
 ``--recipe vN`` trains one of the recorded experiments instead; ``RECIPES`` says what each changed
 and how it scored on the quality report (``python -m training.evaluate``).
 
@@ -135,7 +136,7 @@ class TrainConfig:
 
 
 #: The recipe ``make train`` (``python -m training.train``) reproduces the shipped engine with.
-SHIPPED_RECIPE = "v29"
+SHIPPED_RECIPE = "v31"
 
 # Parts the recipes share: the temporal latent with real seed histories (v9+), style dropout for
 # guidance with the own-history clamp (v11+), the grown groove set with the clamped graph (v15+).
@@ -143,6 +144,7 @@ _TEMPORAL = {"model": {"temporal": True}, "seed_motion": True}
 _GUIDED = {**_TEMPORAL, "style_drop": 0.15, "own_clamp": 8.0}
 _GROWN = {**_GUIDED, "guidance": 2.5, "scene_takes": True, "clamp_history": True}
 # v29+: absolute root velocities on the grown set, exported at guidance 3.0 with variety 0.8
+# (and, from engine 1.2, per-style noise scales, which export calibrates for any recipe)
 _ABSOLUTE = {
     **_GROWN,
     "model": {"temporal": True, "root_absolute": True},
@@ -226,7 +228,7 @@ RECIPES: dict[str, dict] = {
     "v27": {**_GUIDED, "guidance": 2.5, "w_energy": 0.15, "energy_upper_body": True},
     # v28: v11 with absolute root velocities (ModelConfig.root_absolute): every long-run runaway
     # so far was a spin, and the residual decoder integrates the root's velocity channels.
-    # v29 (shipped): the same on the grown groove set (v15's data, which helped groove but spun
+    # v29 (shipped 1.1): the same on the grown groove set (v15's data, which helped groove but spun
     # away), exported with variety 0.8: stable from any seed take, so each seed may dance with
     # its take's character (diversity 0.29 -> 0.57 of real). Guidance 2.5 / 3.0 / 3.5 passed
     # 12 / 13 / 12 bars (turning 0.79 / 0.81 / 0.76), so 3.0 ships
@@ -235,7 +237,9 @@ RECIPES: dict[str, dict] = {
     # v30: v29 sampling the three styles equally often (groove is 2 of its 6 clips read right)
     "v30": {**_ABSOLUTE, "style_temper": 0.0},
     # v31/v32: half-way balancing (style_temper 0.25 / 0.35): does a smaller tilt toward groove
-    # keep what v30 lost?
+    # keep what v30 lost? v31: 13 bars (style 0.89) but groove's first minutes at 0.48x real
+    # speed; exported with a noise scale of its own for groove (4.0, export's
+    # calibrate_style_noise_scales), v31 passes all 14 and ships (1.2). v32: 11 bars
     "v31": {**_ABSOLUTE, "style_temper": 0.25},
     "v32": {**_ABSOLUTE, "style_temper": 0.35},
 }

@@ -95,15 +95,18 @@ def test_default_engine_dances_on_the_beat_with_beat_lock():
         meta = eng.metadata
         assert meta.beat_input
         off, on = [], []
-        for k, name in enumerate(("salsa", "modern")):
+        music = bl.music_beat_times(600, meta.fps, 110.0)
+        # every style at six seeds: one clip's gain ranges from 0.03 to 0.4 (it depends on how
+        # far off the beat the network happened to dance), so two clips prove little
+        for name in ("salsa", "modern", "groove"):
             style = style_vector(meta, {name: 1.0})
-            music = bl.music_beat_times(600, meta.fps, 110.0)
-            for lock, acc in ((0.0, off), (1.0, on)):
-                r = generate(eng, frames=600, style=style, seed=40 + k, bpm=110.0, beat_lock=lock)
-                assert r.clip.n_frames == 600
-                kin = kinematic_beats(r.clip.world()[0], meta.fps)
-                acc.append(np.mean(_offbeat(kin, music) <= 2.0))
+            for seed in range(40, 46):
+                for lock, acc in ((0.0, off), (1.0, on)):
+                    r = generate(eng, frames=600, style=style, seed=seed, bpm=110.0, beat_lock=lock)
+                    assert r.clip.n_frames == 600
+                    kin = kinematic_beats(r.clip.world()[0], meta.fps)
+                    acc.append(np.mean(_offbeat(kin, music) <= 2.0))
         # share of beats with a motion beat within 2 frames (67 ms)
-        assert np.mean(on) > np.mean(off) + 0.1, (off, on)
+        assert np.mean(on) > np.mean(off) + 0.1, (np.mean(off), np.mean(on))
     finally:
         eng.close()
