@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -399,8 +399,24 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
     if overlap >= window:
         raise r.fail(f"'recommended.overlap' ({overlap}) must be smaller than window ({window})")
     noise_scale = r.number(rec, "noise_scale", "recommended.", 1.0)
-    gains = _parse_descriptor_gain(r, rec, axes)
-    style_noise = _parse_style_noise_scale(r, rec, axes)
+    gains = _parse_named_numbers(
+        r,
+        rec,
+        "descriptor_gain",
+        [a.name for a in axes if a.kind == "descriptor"],
+        ("descriptor axis", "descriptor axes"),
+        lambda v: 1.0 <= v <= MAX_DESCRIPTOR_GAIN,
+        f"between 1 and {MAX_DESCRIPTOR_GAIN:g}",
+    )
+    style_noise = _parse_named_numbers(
+        r,
+        rec,
+        "style_noise_scale",
+        [a.name for a in axes if a.kind == "category"],
+        ("style category", "categories"),
+        lambda v: 0.0 < v <= MAX_NOISE_SCALE,
+        f"above 0 and at most {MAX_NOISE_SCALE:g}",
+    )
     variety = r.number(rec, "variety", "recommended.", 0.0)
     if not 0.0 <= variety <= 1.0:
         raise r.fail(f"'recommended.variety' must be between 0 and 1, got {variety:g}")
@@ -460,56 +476,40 @@ def metadata_from_dict(data: Any, source: str) -> EngineMetadata:
 MAX_DESCRIPTOR_GAIN = 5.0
 
 
-def _parse_descriptor_gain(r: _Reader, rec: Mapping, axes: list) -> dict[str, float]:
-    """Optional ``recommended.descriptor_gain``: {descriptor axis name: gain in [1, 5]}."""
-    if rec.get("descriptor_gain") is None:
+def _parse_named_numbers(
+    r: _Reader,
+    rec: Mapping,
+    key: str,
+    names: list[str],
+    kind: tuple[str, str],
+    ok: Callable[[float], bool],
+    bounds: str,
+) -> dict[str, float]:
+    """Optional ``recommended.<key>``: {name from ``names``: a number ``ok`` accepts}.
+
+    ``kind`` is the singular and plural of what the names are (for the error message) and
+    ``bounds`` says the accepted range in words.
+    """
+    if rec.get(key) is None:
         return {}
-    gains = r.get(rec, "descriptor_gain", dict, "recommended.")
-    descriptors = [a.name for a in axes if a.kind == "descriptor"]
+    values = r.get(rec, key, dict, "recommended.")
     out = {}
-    for name, value in gains.items():
-        if name not in descriptors:
+    for name, value in values.items():
+        if name not in names:
             raise r.fail(
-                f"'recommended.descriptor_gain' names '{name}', which is not a descriptor axis "
-                f"(descriptor axes: {', '.join(descriptors) or 'none'})"
+                f"'recommended.{key}' names '{name}', which is not a {kind[0]} "
+                f"({kind[1]}: {', '.join(names) or 'none'})"
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise r.fail(f"'recommended.descriptor_gain.{name}' must be a number")
-        if not 1.0 <= float(value) <= MAX_DESCRIPTOR_GAIN:
-            raise r.fail(
-                f"'recommended.descriptor_gain.{name}' must be between 1 and "
-                f"{MAX_DESCRIPTOR_GAIN:g}, got {value}"
-            )
+            raise r.fail(f"'recommended.{key}.{name}' must be a number")
+        if not ok(float(value)):
+            raise r.fail(f"'recommended.{key}.{name}' must be {bounds}, got {value}")
         out[name] = float(value)
     return out
 
 
 #: The largest noise scale an engine may recommend (the network was trained on unit noise).
 MAX_NOISE_SCALE = 10.0
-
-
-def _parse_style_noise_scale(r: _Reader, rec: Mapping, axes: list) -> dict[str, float]:
-    """Optional ``recommended.style_noise_scale``: {category axis name: scale in (0, 10]}."""
-    if rec.get("style_noise_scale") is None:
-        return {}
-    scales = r.get(rec, "style_noise_scale", dict, "recommended.")
-    categories = [a.name for a in axes if a.kind == "category"]
-    out = {}
-    for name, value in scales.items():
-        if name not in categories:
-            raise r.fail(
-                f"'recommended.style_noise_scale' names '{name}', which is not a style category "
-                f"(categories: {', '.join(categories) or 'none'})"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise r.fail(f"'recommended.style_noise_scale.{name}' must be a number")
-        if not 0.0 < float(value) <= MAX_NOISE_SCALE:
-            raise r.fail(
-                f"'recommended.style_noise_scale.{name}' must be above 0 and at most "
-                f"{MAX_NOISE_SCALE:g}, got {value}"
-            )
-        out[name] = float(value)
-    return out
 
 
 def _parse_seed_histories(
