@@ -247,11 +247,12 @@ def mixed_noise_scale(meta, style: np.ndarray) -> float:
     base = meta.recommended_noise_scale
     if not meta.style_noise_scale:
         return base
-    cats = [(i, a.name) for i, a in enumerate(meta.style_axes) if a.kind == "category"]
-    weights = np.array([max(float(style[i]), 0.0) for i, _ in cats])
+    cats = meta.category_indices
+    weights = np.clip(np.asarray(style, dtype=np.float64)[cats], 0.0, None)
     if weights.sum() <= 0.0:
         return base
-    scales = np.array([meta.style_noise_scale.get(name, base) for _, name in cats])
+    names = [meta.style_axes[i].name for i in cats]
+    scales = np.array([meta.style_noise_scale.get(name, base) for name in names])
     return float(weights @ scales / weights.sum())
 
 
