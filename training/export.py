@@ -1224,8 +1224,8 @@ ONNX Runtime vs PyTorch max abs difference: {info.get("parity_max_abs_diff", flo
   output slides more (the report gives both numbers).
 - Variety follows real dancers, slow ones included: a long run's minute that drifts past the
   character of a slow take moves slowly too (real modern takes move at 0.3-1.7x their style's mean
-  speed). The report's stability bar runs one seed per style; `python -m training.longrun`
-  screens more seeds and variety settings (training/EXPERIMENTS.md has the shipped engine's).
+  speed): see the report's long runs at seeds 1000-1005 in the metrics table, where such a
+  minute can sit below the stability bar's 0.5x (the bar itself runs seed 1000).
 - Beat: the network barely follows its beat input (its latent already fixes each window's timing);
   the runtime's beat lock (`core.beat_lock`) retimes the motion so its accents land on the beat
   (the report gives the beat alignment with and without it).

@@ -1,8 +1,9 @@
 """Long-run screening: does an engine stay near real speed for minutes, from any seed?
 
-The report's stability bar runs one seed (1000) per style. A runaway (a spin that builds up over
-minutes) has shown up at some seeds and not others, so a candidate engine is screened here over
-several seeds before it is measured in full:
+The report's stability bar runs one seed (1000) per style, and the report adds seeds 1001-1005
+as a reported-only line. A runaway (a spin that builds up over minutes) has shown up at some
+seeds and not others, so a candidate engine is screened here, at any seeds and variety, in half
+a minute, before it is measured in full:
 
 ``python -m training.longrun --engine build/v28/default.onnx --seeds 1000 1001 1002 1003``
 
@@ -19,10 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from training.evaluate import FPS, Generator, RealSet, style_speed
-from training.metrics import angular_speed_per_minute
+from training.evaluate import FPS, Generator, RealSet, long_run_ratios
 
 
 def screen(
@@ -37,19 +35,9 @@ def screen(
     gen = Generator(engine, threads=1, variety=variety)
     real = RealSet(dataset)
     styles = styles or list(real.style_names)
-    ref = {s: style_speed(real, real.style_names.index(s)) for s in styles}
     frames = int(minutes * 60 * FPS)
-    result: dict = {"engine": str(engine), "variety": variety, "styles": {}}
-    for s in styles:
-        runs = {}
-        for seed in seeds:
-            pos = gen.run(s, frames, seed=seed)
-            ratio = angular_speed_per_minute(pos, FPS) / ref[s]
-            runs[seed] = [round(float(r), 2) for r in ratio]
-            print(f"{s:8s} seed {seed}: {' '.join(f'{r:.2f}' for r in ratio)}", flush=True)
-        flat = np.concatenate([np.asarray(r) for r in runs.values()])
-        result["styles"][s] = {"runs": runs, "min": float(flat.min()), "max": float(flat.max())}
-    return result
+    runs = long_run_ratios(gen, real, styles, seeds, frames, log=lambda m: print(m, flush=True))
+    return {"engine": str(engine), "variety": variety, "styles": runs}
 
 
 def main(argv: list[str] | None = None) -> int:

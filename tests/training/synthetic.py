@@ -70,5 +70,9 @@ def synthetic_dataset(path: Path, seconds: float = 8.0, takes_per_style: int = 3
         take_bpm=np.array(bpms),
         style_names=np.array(STYLES),
         descriptor_names=np.array(DESCRIPTORS),
+        descriptor_ranges=np.tile([0.0, 1.0], (len(DESCRIPTORS), 1)),
+        take_start=np.arange(len(names)) * n,
+        take_length=np.full(len(names), n),
+        fps=np.float64(fps),
     )
     return path
