@@ -129,9 +129,14 @@ def long_run_ratios(
             runs[int(seed)] = [round(float(r), 2) for r in ratio]
             if log is not None:
                 log(f"{s:8s} seed {seed}: {' '.join(f'{r:.2f}' for r in ratio)}")
-        flat = np.concatenate([np.asarray(r) for r in runs.values()])
-        out[s] = {"runs": runs, "min": float(flat.min()), "max": float(flat.max())}
+        out[s] = {"runs": runs, **_span(runs)}
     return out
+
+
+def _span(runs: dict) -> dict:
+    """The lowest and highest per-minute ratio over ``runs`` (NaN when there are none)."""
+    flat = [v for r in runs.values() for v in r]
+    return {"min": min(flat, default=float("nan")), "max": max(flat, default=float("nan"))}
 
 
 def _windows(pos: np.ndarray, hop: int = WIN) -> np.ndarray:
@@ -360,8 +365,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     for s in styles:
         if stab[s]["finite"]:
             more[s]["runs"][STABILITY_SEED] = [round(float(r), 2) for r in stab[s]["ratio_vs_real"]]
-            more[s]["min"] = min(more[s]["min"], float(np.min(stab[s]["ratio_vs_real"])))
-            more[s]["max"] = max(more[s]["max"], float(np.max(stab[s]["ratio_vs_real"])))
+            more[s].update(_span(more[s]["runs"]))
     report["long_runs"] = more
     timings["stability_s"] = time.perf_counter() - t0
 
@@ -505,8 +509,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         "fid_g": g["fid_g"],
         "foot_skating_network_cm_s": g["foot_skating_network_cm_s"],
         "beat_alignment_network": g["beat_alignment_network"],
-        "long_run_ratio_min": float(min(r["min"] for r in more.values())),
-        "long_run_ratio_max": float(max(r["max"] for r in more.values())),
+        "long_run_ratio_min": float(np.nanmin([r["min"] for r in more.values()])),
+        "long_run_ratio_max": float(np.nanmax([r["max"] for r in more.values()])),
         "long_run_seeds": [STABILITY_SEED, *args.long_run_seeds],
     }
     report["all_pass"] = all(b["pass"] for b in bars.values())
