@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,12 @@ def style_speed(real: RealSet, style: int, split: str | None = None) -> float:
 
 
 def long_run_ratios(
-    gen: Generator, real: RealSet, styles: list[str], seeds: list[int], frames: int, log=None
+    gen: Generator,
+    real: RealSet,
+    styles: list[str],
+    seeds: list[int],
+    frames: int,
+    log: Callable[[str], None] | None = None,
 ) -> dict:
     """Per style and seed, each minute's bone angular speed over the style's real takes' speed.
 
