@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from .core.engines import load_engine
     from .core.engines.registry import resolve_engine
     from .core.errors import DanceAIError
-    from .core.generation import generate, mixed_noise_scale
+    from .core.generation import generate
 
     out = Path(args.out)
     kind = out.suffix.lower()
@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
             "generation_seconds": result.seconds,
             "windows": result.windows,
             "seed": args.seed,
-            "variety": meta.recommended_variety if args.variety is None else args.variety,
-            "noise_scale": mixed_noise_scale(meta, style),
+            "variety": result.variety,
+            "noise_scale": result.noise_scale,
             "style": {a.name: float(v) for a, v in zip(meta.style_axes, style)},
             "style_spec": args.style,
             "bpm": (args.bpm or meta.default_bpm) if meta.beat_input else None,

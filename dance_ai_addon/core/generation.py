@@ -93,6 +93,8 @@ class GenerationResult:
     windows: int  # engine calls
     features: np.ndarray  # (T, F) the decoded features (after crossfades and loop closure)
     style: np.ndarray | None = None  # (S,) the style vector used (seed-supplied values filled in)
+    noise_scale: float | None = None  # the noise scale used (the style mix's, unless given)
+    variety: float | None = None  # the variety used (the engine's recommendation, unless given)
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
@@ -625,4 +627,6 @@ def generate(
     blend = None
     if weights is not None:
         blend = (bs_names, np.clip(weights, 0.0, 1.0))
-    return GenerationResult(clip, blend, time.perf_counter() - t0, n_windows, feats, style)
+    return GenerationResult(
+        clip, blend, time.perf_counter() - t0, n_windows, feats, style, scale, variety
+    )

@@ -168,4 +168,6 @@ def test_style_noise_scale_blends_by_the_mix_and_yields_to_an_explicit_scale(mte
                 run(eng, mix), run(eng, mix, noise_scale=scale), rtol=0, atol=ULP_NOISE
             )
         hiphop = {"hiphop": 1.0}
+        used = generate(eng, frames=8, style=style_vector(eng.metadata, hiphop), seed=4)
+        assert used.noise_scale == 2.5 and used.variety == 0.0  # what the result reports
         assert np.abs(run(eng, hiphop) - run(eng, hiphop, noise_scale=1.0)).max() > 0.01
